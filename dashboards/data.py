@@ -1,0 +1,74 @@
+"""Every query the dashboard runs, against the published snapshot only.
+
+Each call opens the snapshot read-only, runs one query and closes it again, so the pipeline can
+rename a new snapshot into place at any time (STYLE.md: no connection held open).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from ingestion.db import frame
+
+
+def snapshot_path() -> Path:
+    data_dir = os.environ.get("WAYBILL_DATA_DIR") or Path(__file__).resolve().parent.parent / "data"
+    return Path(data_dir) / "serving" / "waybill.duckdb"
+
+
+def query(sql: str, params: list | None = None, snapshot: Path | None = None) -> pl.DataFrame:
+    path = snapshot or snapshot_path()
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return frame(con, sql, params)
+    finally:
+        con.close()
+
+
+def has_snapshot(snapshot: Path | None = None) -> bool:
+    return (snapshot or snapshot_path()).exists()
+
+
+def snapshot_info(snapshot: Path | None = None) -> dict | None:
+    df = query("select run_id, published_at, tables from meta.snapshot_info", snapshot=snapshot)
+    return df.row(0, named=True) if df.height else None
+
+
+def load_summary(snapshot: Path | None = None) -> pl.DataFrame:
+    return query(
+        """select feed, count(*) as files,
+                  count(*) filter (where status = 'FAILED') as failed_files,
+                  sum(rows_read) as rows_read, sum(rows_loaded) as rows_loaded,
+                  sum(rows_quarantined) as rows_quarantined, max(finished_at) as last_loaded_at
+        from meta.load_log group by feed order by feed""",
+        snapshot=snapshot,
+    )
+
+
+def quarantine_by_reason(snapshot: Path | None = None) -> pl.DataFrame:
+    return query(
+        """select feed, rule, field, count(*) as rows, any_value(reason) as example_reason,
+                  any_value(source_file || ' @ ' || position) as example_position
+        from meta.quarantine group by feed, rule, field order by rows desc""",
+        snapshot=snapshot,
+    )
+
+
+def failed_files(snapshot: Path | None = None) -> pl.DataFrame:
+    return query(
+        """select feed, source_file, error, finished_at from meta.load_log
+        where status = 'FAILED' order by feed, source_file""",
+        snapshot=snapshot,
+    )
+
+
+def published_tables(snapshot: Path | None = None) -> pl.DataFrame:
+    return query(
+        """select schema_name as schema, table_name, estimated_size as rows
+        from duckdb_tables() where schema_name <> 'meta' order by 1, 2""",
+        snapshot=snapshot,
+    )

@@ -1,0 +1,146 @@
+"""Delimited text files (CSV and friends) read by DuckDB's own reader and sniffer.
+
+DuckDB finds the delimiter and quoting; rows with the wrong number of fields are captured by
+its ``store_rejects`` machinery and come back as :class:`Reject` with their line number, so a
+ragged line is reported instead of silently shifted or dropped.
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from ingestion.parsers.base import MalformedFileError, ParsedFile, Reject
+
+_SNIFF_BYTES = 1 << 20
+
+
+def detect_encoding(path: Path) -> str:
+    """The DuckDB encoding name for a file: from its BOM, else UTF-8 if it decodes, else Latin-1.
+
+    A byte-order mark is authoritative; without one, a file that is valid UTF-8 in its first
+    megabyte is read as UTF-8 and anything else as Latin-1 (which never fails to decode, so a
+    wrong guess shows up as odd characters in the quarantine, not as lost rows).
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut by the 1 MB window is not evidence of another encoding.
+        if exc.start < len(head) - 4:
+            return "latin-1"
+    return "utf-8"
+
+
+def normalise_header(name: str) -> str:
+    return name.strip().lstrip("\ufeff").strip().lower().replace(" ", "_")
+
+
+def read_csv(
+    path: Path,
+    con: duckdb.DuckDBPyConnection,
+    required: list[str],
+    known: list[str],
+    target: str = "_incoming",
+) -> ParsedFile:
+    """Read ``path`` into the temp table ``target`` (all varchar, contract column names).
+
+    Returns a ParsedFile whose ``rows`` is empty: the rows stay inside DuckDB (``target``) for
+    speed; ``rows_read`` counts accepted + rejected data lines. ``target`` gets the columns in
+    ``known`` that the file has, plus ``_row_number`` (file line, header = 1) and ``_position``.
+    """
+    if path.stat().st_size == 0:
+        raise MalformedFileError(path, "file", "the file is empty (0 bytes); send it again")
+    encoding = detect_encoding(path)
+    if encoding != "utf-16":
+        with open(path, "rb") as fh:
+            nul = fh.read(_SNIFF_BYTES).find(b"\x00")
+        if nul >= 0:
+            raise MalformedFileError(
+                path, f"byte {nul}", "binary content (a NUL byte): this is not a text file; "
+                "export it as CSV"
+            )
+    con.execute("drop table if exists _csv_rejects_scan; drop table if exists _csv_rejects")
+    src = str(path).replace("'", "''")
+    try:
+        con.execute(
+            f"""
+            create or replace temp table _csv_read as
+            select * from read_csv('{src}', all_varchar = true, header = true,
+                encoding = '{encoding}', store_rejects = true,
+                rejects_scan = '_csv_rejects_scan', rejects_table = '_csv_rejects',
+                null_padding = false, strict_mode = true)
+            """
+        )
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise MalformedFileError(
+            path, "file", f"not a readable delimited text file ({first})"
+        ) from exc
+    columns = [c for (c,) in con.execute("select name from pragma_table_info('_csv_read')").fetchall()]
+    mapping = {normalise_header(c): c for c in columns}
+    missing = [c for c in required if c not in mapping]
+    if missing:
+        shown = ", ".join(columns[:12]) + (" ..." if len(columns) > 12 else "")
+        raise MalformedFileError(
+            path,
+            "line 1 (header)",
+            f"required column(s) {', '.join(missing)} missing; the header has: {shown}. "
+            "Check the delimiter and the template's column names (docs/feeds.md).",
+        )
+    notes = []
+    extra = [c for c in columns if normalise_header(c) not in known]
+    if extra:
+        notes.append(f"ignored column(s) not in the contract: {', '.join(extra[:10])}")
+    if encoding != "utf-8":
+        notes.append(f"read as {encoding}")
+
+    rejects_rows = con.execute(
+        "select line, error_type, csv_line, error_message from _csv_rejects order by line"
+    ).fetchall()
+    # DuckDB reports one reject per error; a line with several errors must count once.
+    seen: dict[int, Reject] = {}
+    for line, error_type, csv_line, message in rejects_rows:
+        if line in seen:
+            continue
+        seen[int(line)] = Reject(
+            row_number=int(line),
+            position=f"line {line}",
+            rule=f"{error_type.lower()}: {message}; every line needs exactly {len(columns)} "
+            f"fields separated like the header",
+            record=csv_line,
+        )
+    n_accepted = con.execute("select count(*) from _csv_read").fetchall()[0][0]
+    # Accepted rows come back in file order; their line numbers are the data lines (header is
+    # line 1) with the rejected lines taken out.
+    total = n_accepted + len(seen)
+    lines = np.arange(2, total + 2, dtype=np.int64)
+    if seen:
+        lines = lines[~np.isin(lines, np.fromiter(seen, dtype=np.int64))]
+    line_numbers = pl.DataFrame({"_ord": np.arange(n_accepted, dtype=np.int64), "_row_number": lines[:n_accepted]})
+    con.register("_csv_lines", line_numbers)
+    select = ", ".join(
+        f'"{mapping[c]}" as "{c}"' for c in known if c in mapping
+    )
+    con.execute(
+        f"""
+        create or replace temp table {target} as
+        with numbered as (select *, rowid as _ord from _csv_read)
+        select {select}, l._row_number, 'line ' || l._row_number as _position
+        from numbered
+        inner join _csv_lines as l using (_ord)
+        order by l._row_number
+        """
+    )
+    con.unregister("_csv_lines")
+    con.execute("drop table if exists _csv_read")
+    return ParsedFile(
+        rows=pl.DataFrame(), rows_read=total, rejects=list(seen.values()), notes=notes
+    )

@@ -1,0 +1,550 @@
+"""ANSI X12 004010 parsers: 214 (carrier shipment status) and 210 (motor carrier freight invoice).
+
+A small tokenizer reads the separators from the fixed-width ISA segment, an envelope walker
+checks ISA/IEA, GS/GE and ST/SE, and one mapper per transaction type turns segments into rows:
+one row per AT7 (214) or per L1 (210), with the transaction's header fields repeated.
+
+Failure levels follow the envelope:
+
+- the interchange (the file) cannot be trusted -> ``MalformedFileError``: no ISA, an ISA that is
+  not fixed width, a missing IEA (truncated file), IEA-02 not matching ISA-13, IEA-01 not
+  matching the number of groups;
+- a functional group fails its GE check, or a transaction set fails its SE check (segment
+  count, control number, missing trailer) -> every record of that group/transaction is
+  rejected with the failed check in words; other transactions still load;
+- a segment that belongs nowhere (outside a transaction set, after the IEA, with an
+  unreadable segment id) -> rejected on its own.
+
+Values are kept as received except N2 implied-decimal amounts (B3-07, L1-04), which are
+turned into decimal strings; the contract in ``ingestion.contracts`` checks everything else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from ingestion.contracts import X12_210_FIELDS, X12_214_FIELDS
+from ingestion.parsers.base import MalformedFileError, ParsedFile, Reject
+
+__all__ = ["parse_214", "parse_210", "n2_to_decimal"]
+
+# Whitespace a sender may put after a segment terminator (newlines for readability, a DOS
+# end-of-file Ctrl-Z, padding NULs); it is not part of any segment.
+_BETWEEN_SEGMENTS = " \t\r\n\x00\x1a"
+_SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}")
+_N2 = re.compile(r"[+-]?\d+")
+_DATE8 = re.compile(r"\d{8}")
+_TIME = re.compile(r"\d{4}(?:\d{2}\d{0,2})?")
+_ISA_LENGTH = 106  # ISA is fixed width: 105 characters plus the segment terminator
+
+
+@dataclass
+class _Segment:
+    number: int  # 1-based position in the file, ISA = 1
+    elements: list[str]  # elements[0] is the segment id
+    text: str  # the segment as received, without its terminator
+
+    @property
+    def id(self) -> str:
+        return self.elements[0]
+
+    def get(self, index: int) -> str | None:
+        """Element ``index`` (1-based, as in X12 element references), None when empty."""
+        if index < len(self.elements):
+            value = self.elements[index]
+            return value if value != "" else None
+        return None
+
+
+@dataclass
+class _Transaction:
+    type: str | None  # ST-01
+    control: str | None  # ST-02
+    isa_control: str
+    sender_id: str
+    group_control: str | None
+    received_at: str | None
+    segments: list[_Segment] = field(default_factory=list)
+    error: str | None = None  # why every record of the transaction is rejected
+
+
+@dataclass
+class _Interchange:
+    segments: list[_Segment]
+    transactions: list[_Transaction]
+    strays: list[tuple[_Segment, str]]  # segments that belong nowhere, with the reason
+    notes: list[str]
+
+
+# --------------------------------------------------------------------------- tokenizer
+
+
+def _decode(path: Path, notes: list[str]) -> str:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        # X12 is ASCII by standard; some senders use Latin-1 for accented place names.
+        text = data.decode("latin-1")
+        notes.append("file is not UTF-8; decoded as Latin-1")
+    return text.removeprefix("\ufeff")
+
+
+def _tokenize(path: Path, text: str) -> list[_Segment]:
+    start = len(text) - len(text.lstrip(_BETWEEN_SEGMENTS))
+    if start == len(text):
+        raise MalformedFileError(path, "segment 1", "the file is empty: expected an ISA interchange header")
+    if text[start : start + 3] != "ISA":
+        found = text[start : start + 30].splitlines()[0] if text[start:].strip() else ""
+        raise MalformedFileError(
+            path,
+            f"segment 1 (character {start + 1})",
+            f"no ISA interchange header: an X12 file must start with 'ISA', found {found!r}",
+        )
+    if len(text) - start < _ISA_LENGTH:
+        raise MalformedFileError(
+            path,
+            "segment 1 (ISA)",
+            f"the ISA segment is fixed width ({_ISA_LENGTH} characters with its terminator) but "
+            f"the file holds only {len(text) - start}: it is truncated or not X12",
+        )
+    element_sep = text[start + 3]
+    terminator = text[start + 105]
+    isa = text[start : start + 105].split(element_sep)
+    if element_sep.isalnum() or terminator.isalnum() or element_sep == terminator or len(isa) != 17:
+        raise MalformedFileError(
+            path,
+            "segment 1 (ISA)",
+            "the ISA segment is not fixed width: the element separator (character 4, "
+            f"{element_sep!r}) must split it into 16 elements ending at character 105, followed by "
+            f"the segment terminator at character 106 (found {terminator!r}); check ISA padding",
+        )
+
+    segments: list[_Segment] = []
+    number = 0
+    for raw in text[start:].split(terminator):
+        raw = raw.strip(_BETWEEN_SEGMENTS)
+        if not raw:
+            continue
+        number += 1
+        segments.append(_Segment(number, raw.split(element_sep), raw))
+    return segments
+
+
+# --------------------------------------------------------------------------- envelope
+
+
+def _received_at(gs_date: str | None, gs_time: str | None) -> str | None:
+    """GS-04 CCYYMMDD + GS-05 HHMM[SS[dd]] as ISO 8601, or the raw values for the contract to flag."""
+    if gs_date is None and gs_time is None:
+        return None
+    if gs_date and gs_time and _DATE8.fullmatch(gs_date) and _TIME.fullmatch(gs_time):
+        seconds = gs_time[4:6] or "00"
+        return f"{gs_date[:4]}-{gs_date[4:6]}-{gs_date[6:]}T{gs_time[:2]}:{gs_time[2:4]}:{seconds}"
+    return " ".join(v for v in (gs_date, gs_time) if v)
+
+
+def _walk(path: Path, segments: list[_Segment], notes: list[str]) -> _Interchange:
+    transactions: list[_Transaction] = []
+    strays: list[tuple[_Segment, str]] = []
+    isa: _Segment | None = None
+    isa_control = sender = ""
+    groups_in_interchange = 0
+    gs: _Segment | None = None
+    group: list[_Transaction] = []
+    st: _Segment | None = None
+    txn: _Transaction | None = None
+
+    def close_transaction_without_se(at: _Segment) -> None:
+        nonlocal st, txn
+        if txn is not None and st is not None:
+            txn.error = txn.error or (
+                f"transaction set {txn.control} (ST at segment {st.number}) has no SE trailer "
+                f"before segment {at.number} ({at.id}): it is truncated; resend it"
+            )
+        st = txn = None
+
+    def close_group(problem: str | None) -> None:
+        nonlocal gs, group
+        if problem:
+            for t in group:
+                t.error = t.error or problem
+        gs, group = None, []
+
+    for seg in segments:
+        sid = seg.id
+        if sid == "ISA":
+            if isa is not None:
+                raise MalformedFileError(
+                    path,
+                    f"segment {seg.number} (ISA)",
+                    f"a new interchange starts before the IEA trailer of interchange {isa_control} "
+                    f"(ISA at segment {isa.number}): the first interchange is truncated",
+                )
+            isa, groups_in_interchange = seg, 0
+            isa_control = (seg.get(13) or "").strip()
+            sender = (seg.get(6) or "").strip()
+        elif isa is None:
+            strays.append((seg, "segment after the IEA trailer, outside any interchange"))
+        elif sid == "GS":
+            close_transaction_without_se(seg)
+            if gs is not None:
+                close_group(
+                    f"functional group {gs.get(6)} (GS at segment {gs.number}) has no GE trailer "
+                    f"before segment {seg.number} (GS)"
+                )
+            gs, group = seg, []
+            groups_in_interchange += 1
+        elif sid == "ST":
+            close_transaction_without_se(seg)
+            st = seg
+            txn = _Transaction(
+                type=seg.get(1),
+                control=seg.get(2),
+                isa_control=isa_control,
+                sender_id=sender,
+                group_control=gs.get(6) if gs else None,
+                received_at=_received_at(gs.get(4), gs.get(5)) if gs else None,
+                segments=[seg],
+            )
+            if gs is None:
+                txn.error = "transaction set outside a GS/GE functional group"
+            else:
+                group.append(txn)
+            transactions.append(txn)
+        elif sid == "SE":
+            if txn is None or st is None:
+                strays.append((seg, "SE trailer without a matching ST header"))
+                continue
+            txn.segments.append(seg)
+            problems = []
+            counted = len(txn.segments)
+            declared = (seg.get(1) or "").strip()
+            if declared != str(counted):
+                problems.append(
+                    f"SE-01 says {declared or 'nothing'} segments but transaction set "
+                    f"{txn.control} holds {counted} (segments {st.number}-{seg.number}): segments "
+                    "were lost or added in transit"
+                )
+            if (seg.get(2) or "").strip() != (txn.control or "").strip():
+                problems.append(
+                    f"SE-02 control number {seg.get(2)!r} does not match ST-02 {txn.control!r}"
+                )
+            if problems:
+                txn.error = txn.error or "; ".join(problems) + "; resend the transaction set"
+            st = txn = None
+        elif sid == "GE":
+            close_transaction_without_se(seg)
+            if gs is None:
+                strays.append((seg, "GE trailer without a matching GS header"))
+                continue
+            problems = []
+            declared = (seg.get(1) or "").strip()
+            if declared != str(len(group)):
+                problems.append(
+                    f"GE-01 says {declared or 'nothing'} transaction sets but the group holds "
+                    f"{len(group)}"
+                )
+            if (seg.get(2) or "").strip() != (gs.get(6) or "").strip():
+                problems.append(
+                    f"GE-02 control number {seg.get(2)!r} does not match GS-06 {gs.get(6)!r}"
+                )
+            close_group(
+                f"functional group {gs.get(6)} (GS at segment {gs.number}) failed its GE check: "
+                + "; ".join(problems)
+                + "; resend the group"
+                if problems
+                else None
+            )
+        elif sid == "IEA":
+            close_transaction_without_se(seg)
+            if gs is not None:
+                close_group(
+                    f"functional group {gs.get(6)} (GS at segment {gs.number}) has no GE trailer "
+                    f"before segment {seg.number} (IEA)"
+                )
+            control = (seg.get(2) or "").strip()
+            if control != isa_control:
+                raise MalformedFileError(
+                    path,
+                    f"segment {seg.number} (IEA)",
+                    f"IEA-02 interchange control number {control!r} does not match ISA-13 "
+                    f"{isa_control!r} (segment {isa.number}): the trailer belongs to another "
+                    "interchange; resend the file",
+                )
+            declared = (seg.get(1) or "").strip()
+            if declared != str(groups_in_interchange):
+                raise MalformedFileError(
+                    path,
+                    f"segment {seg.number} (IEA)",
+                    f"IEA-01 says {declared or 'nothing'} functional groups but the interchange "
+                    f"holds {groups_in_interchange}: groups were lost or added; resend the file",
+                )
+            isa = None
+        elif txn is not None:
+            txn.segments.append(seg)
+        else:
+            strays.append((seg, "segment outside a transaction set (no ST header before it)"))
+
+    if isa is not None:
+        last = segments[-1]
+        raise MalformedFileError(
+            path,
+            f"end of file after segment {last.number} ({last.id})",
+            f"no IEA trailer for interchange {isa_control} (ISA at segment {isa.number}): the "
+            "file is truncated; resend the complete interchange",
+        )
+    return _Interchange(segments, transactions, strays, notes)
+
+
+# --------------------------------------------------------------------------- mappers
+
+
+def n2_to_decimal(value: str | None) -> str | None:
+    """X12 N2 (implied two decimals) to a decimal string: "154300" -> "1543.00", "-500" -> "-5.00".
+
+    Anything that is not an optionally signed run of digits is returned unchanged, so the
+    contract reports it with the value the sender actually sent.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not _N2.fullmatch(text):
+        return value
+    negative = text.startswith("-")
+    digits = text.lstrip("+-").rjust(3, "0")
+    units, cents = int(digits[:-2]), digits[-2:]
+    sign = "-" if negative and (units or cents != "00") else ""
+    return f"{sign}{units}.{cents}"
+
+
+def _position(seg: _Segment, txn: _Transaction) -> str:
+    return f"segment {seg.number} ({seg.id}) in ST {txn.control}"
+
+
+def _record(seg: _Segment, txn: _Transaction, values: dict[str, str | None]) -> dict:
+    return values | {"_row_number": seg.number, "_position": _position(seg, txn), "_record": seg.text}
+
+
+def _header(txn: _Transaction) -> dict[str, str | None]:
+    return {
+        "interchange_control_number": txn.isa_control or None,
+        "transaction_control_number": txn.control,
+    }
+
+
+def _rows_214(txn: _Transaction) -> list[dict]:
+    """One row per AT7; each takes the MS1 that follows it in its LX loop (else the loop's MS1)."""
+    rows: list[dict] = []
+    header = _header(txn) | {
+        "group_control_number": txn.group_control,
+        "sender_id": txn.sender_id or None,
+        "received_at": txn.received_at,
+    }
+    lx_number: str | None = None
+    loop_rows: list[dict] = []  # AT7 rows of the current LX loop
+    waiting: list[dict] = []  # AT7 rows of the loop not yet followed by an MS1
+    loop_ms1: _Segment | None = None
+
+    def locate(row: dict, ms1: _Segment) -> None:
+        row["city"], row["state"], row["country"] = ms1.get(1), ms1.get(2), ms1.get(3)
+
+    def close_loop() -> None:
+        nonlocal loop_rows, waiting, loop_ms1
+        if loop_ms1 is not None:
+            for row in waiting:
+                locate(row, loop_ms1)
+        loop_rows, waiting, loop_ms1 = [], [], None
+
+    for seg in txn.segments:
+        sid = seg.id
+        if sid == "B10":
+            header |= {
+                "carrier_pro_number": seg.get(1),
+                "shipment_id": seg.get(2),
+                "carrier_scac": seg.get(3),
+            }
+        elif sid == "L11" and seg.get(2) == "BM" and "bill_of_lading" not in header:
+            header["bill_of_lading"] = seg.get(1)
+        elif sid == "LX":
+            close_loop()
+            lx_number = seg.get(1)
+        elif sid == "AT7":
+            row = _record(
+                seg,
+                txn,
+                {
+                    "lx_number": lx_number,
+                    "status_code": seg.get(1),
+                    "status_reason_code": seg.get(2),
+                    "appointment_code": seg.get(3),
+                    "appointment_reason_code": seg.get(4),
+                    "event_date": seg.get(5),
+                    "event_time": seg.get(6),
+                    "time_code": seg.get(7),
+                    "city": None,
+                    "state": None,
+                    "country": None,
+                },
+            )
+            rows.append(row)
+            loop_rows.append(row)
+            waiting.append(row)
+        elif sid == "MS1":
+            for row in waiting:
+                locate(row, seg)
+            waiting, loop_ms1 = [], seg
+        elif sid == "SE":
+            close_loop()
+    close_loop()
+    # B10/L11 are header segments: they apply to every status of the transaction set.
+    for row in rows:
+        row.update(header)
+    return rows
+
+
+def _rows_210(txn: _Transaction) -> list[dict]:
+    """One row per L1; billed weight comes from the L0 of the same LX loop when its unit is K."""
+    rows: list[dict] = []
+    header = _header(txn)
+    loop_rows: list[dict] = []
+    loop_l0s: list[_Segment] = []
+
+    def close_loop() -> None:
+        nonlocal loop_rows, loop_l0s
+        for row in loop_rows:
+            same_line = [l0 for l0 in loop_l0s if l0.get(1) == row["line_number"]]
+            l0 = same_line[0] if same_line else (loop_l0s[0] if len(loop_l0s) == 1 else None)
+            # L0-11 weight unit: K = kilograms, L = pounds. Only kilograms fill the kg column;
+            # a pound weight is not converted here (the EDI keeps it for audit).
+            if l0 is not None and (l0.get(11) or "").strip() == "K":
+                row["billed_weight_kg"] = l0.get(4)
+        loop_rows, loop_l0s = [], []
+
+    for seg in txn.segments:
+        sid = seg.id
+        if sid == "B3":
+            header |= {
+                "invoice_number": seg.get(2),
+                "shipment_id": seg.get(3),
+                "payment_method": seg.get(4),
+                "invoice_date": seg.get(6),
+                "net_amount_due": n2_to_decimal(seg.get(7)),
+                "carrier_scac": seg.get(11),
+            }
+        elif sid == "C3" and "currency" not in header:
+            header["currency"] = seg.get(1)
+        elif sid == "N9" and seg.get(1) == "BM" and "bill_of_lading" not in header:
+            header["bill_of_lading"] = seg.get(2)
+        elif sid == "LX":
+            close_loop()
+        elif sid == "L0":
+            loop_l0s.append(seg)
+        elif sid == "L1":
+            row = _record(
+                seg,
+                txn,
+                {
+                    "line_number": seg.get(1),
+                    "rate": seg.get(2),
+                    "rate_qualifier": seg.get(3),
+                    "charge_amount": n2_to_decimal(seg.get(4)),
+                    "charge_code": seg.get(8),
+                    "billed_weight_kg": None,
+                },
+            )
+            rows.append(row)
+            loop_rows.append(row)
+        elif sid in ("SE", "L3"):
+            close_loop()
+    close_loop()
+    for row in rows:
+        row.update(header)
+    return rows
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _parse(path: Path, st_type: str, record_segment: str, fields, mapper) -> ParsedFile:
+    path = Path(path)
+    notes: list[str] = []
+    text = _decode(path, notes)
+    segments = _tokenize(path, text)
+    interchange = _walk(path, segments, notes)
+
+    ours = [t for t in interchange.transactions if t.type == st_type]
+    foreign = [t for t in interchange.transactions if t.type != st_type]
+    if foreign and not ours:
+        types = sorted({str(t.type) for t in foreign})
+        raise MalformedFileError(
+            path,
+            f"segment {foreign[0].segments[0].number} (ST)",
+            f"the file holds only transaction sets of type {', '.join(types)}; this feed reads "
+            f"X12 {st_type}: send the file to the matching feed",
+        )
+    if not interchange.transactions:
+        notes.append("the interchange holds no transaction sets")
+
+    names = [f.name for f in fields]
+    columns: dict[str, list] = {name: [] for name in names}
+    row_numbers: list[int] = []
+    positions: list[str] = []
+    rejects: list[Reject] = []
+
+    for txn in interchange.transactions:
+        st = txn.segments[0]
+        if txn.type != st_type:
+            rejects.append(
+                Reject(
+                    st.number,
+                    _position(st, txn),
+                    f"transaction set of type {txn.type} in an X12 {st_type} file: send it to the "
+                    "feed for that transaction type",
+                    "\n".join(s.text for s in txn.segments),
+                )
+            )
+            continue
+        rows = mapper(txn)
+        if txn.error:
+            rejects.extend(
+                Reject(r["_row_number"], r["_position"], txn.error, r["_record"]) for r in rows
+            )
+            if not rows:
+                notes.append(
+                    f"transaction set {txn.control} (segment {st.number}) was not loaded and "
+                    f"held no {record_segment} records: {txn.error}"
+                )
+            continue
+        for row in rows:
+            for name in names:
+                columns[name].append(row.get(name))
+            row_numbers.append(row["_row_number"])
+            positions.append(row["_position"])
+
+    for seg, reason in interchange.strays:
+        rejects.append(Reject(seg.number, f"segment {seg.number} ({seg.id})", reason, seg.text))
+    for seg in segments:
+        if not _SEGMENT_ID.fullmatch(seg.id):
+            notes.append(f"segment {seg.number} has an unreadable segment id {seg.id!r}")
+
+    frame = pl.DataFrame(
+        columns | {"_row_number": row_numbers, "_position": positions},
+        schema={name: pl.Utf8 for name in names} | {"_row_number": pl.Int64, "_position": pl.Utf8},
+    )
+    rejects.sort(key=lambda r: r.row_number)
+    return ParsedFile(frame, frame.height + len(rejects), rejects, notes)
+
+
+def parse_214(path: Path) -> ParsedFile:
+    """Parse an X12 214 file: one row per AT7 shipment status (contracts.X12_214_FIELDS)."""
+    return _parse(path, "214", "AT7", X12_214_FIELDS, _rows_214)
+
+
+def parse_210(path: Path) -> ParsedFile:
+    """Parse an X12 210 file: one row per L1 charge line (contracts.X12_210_FIELDS)."""
+    return _parse(path, "210", "L1", X12_210_FIELDS, _rows_210)

@@ -1,0 +1,1 @@
+"""Dagster definitions for waybill: the only package that imports dagster."""

@@ -1,0 +1,30 @@
+"""Everything Dagster knows about waybill, from landing files to the published snapshot."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from orchestration.defs.automation import daily_schedule, landing_sensor, pipeline_job
+from orchestration.defs.dbt import dbt_models, dbt_project
+from orchestration.defs.ingest import landing_specs, raw_assets
+from orchestration.defs.publish import published_snapshot
+from orchestration.resources import WarehouseResource
+
+
+def build_definitions() -> dg.Definitions:
+    return dg.Definitions(
+        assets=[*landing_specs, *raw_assets, dbt_models, published_snapshot],
+        jobs=[pipeline_job],
+        schedules=[daily_schedule],
+        sensors=[landing_sensor],
+        resources={
+            "warehouse": WarehouseResource(),
+            "dbt": DbtCliResource(project_dir=dbt_project),
+        },
+        # One step at a time inside a run: the steps share one DuckDB file.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,42 @@
+"""The pipeline job, a daily schedule and a sensor that runs it when new files land."""
+
+from __future__ import annotations
+
+import hashlib
+
+import dagster as dg
+
+from ingestion.contracts import FEEDS
+from ingestion.load import landing_files
+from waybill.settings import load_settings
+
+pipeline_job = dg.define_asset_job(
+    "pipeline",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("landing"),
+    description="Ingest every feed, dbt build (models and tests), publish the snapshot.",
+)
+
+daily_schedule = dg.ScheduleDefinition(
+    name="daily_pipeline", job=pipeline_job, cron_schedule="0 2 * * *", execution_timezone="UTC"
+)
+
+
+def landing_fingerprint() -> str:
+    """Names, sizes and modification times of every landing file: changes when a file lands."""
+    landing = load_settings().landing
+    parts = []
+    for feed in FEEDS.values():
+        for p in landing_files(landing, feed):
+            st = p.stat()
+            parts.append(f"{p.relative_to(landing)}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+@dg.sensor(job=pipeline_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+def landing_sensor(context: dg.SensorEvaluationContext):
+    """Starts the pipeline when the landing zone's content changes (new or replaced files)."""
+    fingerprint = landing_fingerprint()
+    if fingerprint == context.cursor:
+        return dg.SkipReason("no new files in the landing zone")
+    context.update_cursor(fingerprint)
+    return dg.RunRequest(run_key=fingerprint)

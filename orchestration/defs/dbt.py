@@ -1,0 +1,42 @@
+"""The dbt project as assets: staging (and later intermediate and marts) models and their tests."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
+from waybill.settings import DBT_PROJECT_DIR
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# Under `dagster dev` this parses the project so the manifest is fresh; elsewhere the CLI
+# (`waybill run`) and the tests prepare it, so importing this module does no work.
+dbt_project.prepare_if_dev()
+
+
+class Translator(DagsterDbtTranslator):
+    """Group dbt assets by layer (staging, intermediate, marts), the folder they live in."""
+
+    def get_group_name(self, dbt_resource_props) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        if dbt_resource_props.get("resource_type") == "seed":
+            return "reference"
+        return fqn[1] if len(fqn) > 2 else "dbt"
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=Translator(),
+    pool=WAREHOUSE_POOL,
+)
+def dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+):
+    """dbt build: seeds, models and their tests (tests appear as asset checks)."""
+    # profiles.yml reads the warehouse path from the environment (an absolute path: dbt runs
+    # from a copy of the project).
+    os.environ.update(warehouse.settings.dbt_env())
+    yield from dbt.cli(["build"], context=context).stream()

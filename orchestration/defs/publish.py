@@ -1,0 +1,31 @@
+"""The published snapshot: the only thing dashboards and analysts read."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.defs.dbt import dbt_models
+from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
+from waybill.publish import publish_snapshot
+
+
+@dg.asset(
+    key=["serving", "snapshot"],
+    deps=[dbt_models],
+    group_name="serving",
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+)
+def published_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Copies staging, marts, reference and meta into serving/waybill.duckdb under a temporary
+    name, then renames it into place: readers see the old snapshot or the new, never half."""
+    settings = warehouse.settings
+    with warehouse.connect() as con:
+        info = publish_snapshot(con, settings.snapshot, run_id=context.run_id)
+    return dg.MaterializeResult(
+        metadata={
+            "path": str(settings.snapshot),
+            "published_at": info["published_at"],
+            "tables": info["tables"],
+        }
+    )

@@ -1,0 +1,1 @@
+"""waybill: open analytics for logistics order management (CLI, settings, publish)."""

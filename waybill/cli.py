@@ -1,0 +1,191 @@
+"""The ``waybill`` command: generate feeds, run the pipeline, open the dashboard or Dagster UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from waybill.settings import PROJECT_ROOT, Settings, load_settings
+
+DEFAULT_DEMO_ORDERS = 2000
+
+
+def _landing_has_files(settings: Settings) -> bool:
+    from ingestion.contracts import FEEDS
+    from ingestion.load import landing_files
+
+    return any(landing_files(settings.landing, f) for f in FEEDS.values())
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from generator import generate
+
+    settings = load_settings()
+    out = Path(args.out).resolve() if args.out else settings.landing
+    t0 = time.perf_counter()
+    manifest = generate(out, orders=args.orders, seed=args.seed, progress=not args.quiet)
+    elapsed = time.perf_counter() - t0
+    files = sum(len(f.get("files", [])) for f in manifest.get("feeds", {}).values())
+    print(f"wrote {files} files for {args.orders:,} orders (seed {args.seed}) to {out} "
+          f"in {elapsed:.1f} s; ground truth in {out / 'manifest.json'}")
+    return 0
+
+
+def prepare_run_environment(settings: Settings) -> None:
+    """Directories, the Dagster instance file and the dbt manifest, before Dagster is imported."""
+    from orchestration.instance import write_instance_yaml
+    from waybill.dbt import ensure_manifest
+
+    settings.ensure_dirs()
+    write_instance_yaml(settings.dagster_home)
+    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
+    os.environ["WAYBILL_DATA_DIR"] = str(settings.data_dir)
+    os.environ.update(settings.dbt_env())
+    ensure_manifest(settings)
+
+
+def run_pipeline(settings: Settings, quiet: bool = False) -> bool:
+    """Run the whole pipeline once, in this process, through Dagster. True if it succeeded."""
+    prepare_run_environment(settings)
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def("pipeline")
+    level = "WARNING" if quiet else "INFO"
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.get(),
+        run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+        raise_on_error=False,
+    )
+    print_summary(settings, result.success)
+    return result.success
+
+
+def print_summary(settings: Settings, success: bool) -> None:
+    import duckdb
+
+    if not settings.warehouse.exists():
+        print("no warehouse yet")
+        return
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            """select feed, count(*) as files,
+                      count(*) filter (where status = 'FAILED') as failed,
+                      sum(rows_read), sum(rows_loaded), sum(rows_quarantined)
+            from meta.load_log group by feed order by feed"""
+        ).fetchall()
+        failed = con.execute(
+            "select source_file, error from meta.load_log where status = 'FAILED' order by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    print(f"\n{'feed':<22}{'files':>7}{'failed':>8}{'rows read':>12}{'loaded':>12}{'quarantined':>13}")
+    for feed, files, nfail, read, loaded, quarantined in rows:
+        print(f"{feed:<22}{files:>7}{nfail:>8}{read:>12,}{loaded:>12,}{quarantined:>13,}")
+    if failed:
+        print("\nfiles skipped as unreadable (see `meta.quarantine`):")
+        for source, error in failed:
+            print(f"  {source}: {error}")
+    state = "succeeded" if success else "FAILED (see the log above; the last good snapshot is kept)"
+    print(f"\npipeline {state}")
+    print(f"warehouse: {settings.warehouse}")
+    print(f"published snapshot: {settings.snapshot}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return 0 if run_pipeline(load_settings(), quiet=args.quiet) else 1
+
+
+def dashboard_command(settings: Settings, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboards" / "app.py"),
+        "--server.port", str(port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    env = os.environ | {"WAYBILL_DATA_DIR": str(settings.data_dir)}
+    print(f"dashboard: http://localhost:{args.port}  (reading {settings.snapshot}; Ctrl+C stops)")
+    return subprocess.call(dashboard_command(settings, args.port), env=env)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    settings.ensure_dirs()
+    if _landing_has_files(settings):
+        print(f"landing zone {settings.landing} has files: using them")
+    else:
+        print(f"landing zone {settings.landing} is empty: generating {args.orders:,} orders of "
+              "sample feeds")
+        from generator import generate
+
+        generate(settings.landing, orders=args.orders, seed=args.seed, progress=True)
+    ok = run_pipeline(settings)
+    if args.no_dashboard:
+        return 0 if ok else 1
+    print("\nstarting the dashboard; open the address below in a browser")
+    return cmd_dashboard(args)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    prepare_run_environment(settings)
+    print(f"Dagster UI on http://localhost:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    return subprocess.call(
+        [sys.executable, "-m", "dagster", "dev", "-m", "orchestration.definitions",
+         "-p", str(args.port)],
+        cwd=PROJECT_ROOT,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="waybill",
+        description="Open analytics for logistics order management. Data lives in "
+        "$WAYBILL_DATA_DIR (default: data/ in the checkout).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("generate", help="write synthetic feeds with a ground-truth manifest")
+    p.add_argument("--orders", type=int, default=DEFAULT_DEMO_ORDERS)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", help="output folder (default: the landing zone)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("run", help="run the whole pipeline once (ingest, dbt build, publish)")
+    p.add_argument("--quiet", action="store_true", help="only warnings and the summary")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("dashboard", help="start the Streamlit dashboard")
+    p.add_argument("--port", type=int, default=8501)
+    p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("demo", help="generate sample feeds if none, run, start the dashboard")
+    p.add_argument("--orders", type=int, default=DEFAULT_DEMO_ORDERS)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--no-dashboard", action="store_true", help="stop after the pipeline run")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on this data directory")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=cmd_ui)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Where everything lives. The environment is read here and nowhere else.
+
+``WAYBILL_DATA_DIR`` (default: ``data/`` in the project checkout) holds the landing zone,
+the warehouse, the published snapshot and the exports, so several copies can run side by side.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+
+    @property
+    def landing(self) -> Path:
+        return self.data_dir / "landing"
+
+    @property
+    def warehouse(self) -> Path:
+        """The pipeline's DuckDB file. Only the pipeline opens it (one writer at a time)."""
+        return self.data_dir / "warehouse" / "waybill.duckdb"
+
+    @property
+    def serving_dir(self) -> Path:
+        return self.data_dir / "serving"
+
+    @property
+    def snapshot(self) -> Path:
+        """The published snapshot dashboards and analysts read; replaced atomically."""
+        return self.serving_dir / "waybill.duckdb"
+
+    @property
+    def exports(self) -> Path:
+        return self.data_dir / "exports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_dir / "dagster_home"
+
+    @property
+    def dbt_target(self) -> Path:
+        return self.data_dir / "dbt_target"
+
+    def ensure_dirs(self) -> None:
+        for d in (self.landing, self.warehouse.parent, self.serving_dir, self.exports,
+                  self.dagster_home):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment dbt needs: an absolute warehouse path (dagster-dbt runs dbt from a copy
+        of the project, so a relative path would point somewhere else)."""
+        return {"WAYBILL_WAREHOUSE_PATH": str(self.warehouse.resolve())}
+
+
+def load_settings(data_dir: str | os.PathLike | None = None) -> Settings:
+    raw = data_dir or os.environ.get("WAYBILL_DATA_DIR") or PROJECT_ROOT / "data"
+    return Settings(data_dir=Path(raw).expanduser().resolve())
