@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
@@ -20,7 +23,10 @@ def build_definitions() -> dg.Definitions:
         sensors=[landing_sensor],
         resources={
             "warehouse": WarehouseResource(),
-            "dbt": DbtCliResource(project_dir=dbt_project),
+            # The dbt installed beside this Python: the venv's bin/ need not be on PATH.
+            "dbt": DbtCliResource(
+                project_dir=dbt_project, dbt_executable=str(Path(sys.executable).parent / "dbt")
+            ),
         },
         # One step at a time inside a run: the steps share one DuckDB file.
         executor=dg.in_process_executor,

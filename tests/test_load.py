@@ -117,7 +117,7 @@ def test_an_unreadable_csv_is_reported_and_the_next_file_still_loads(landing, co
     assert [f.status for f in report.files] == ["FAILED", "LOADED"]
     assert expected in report.files[0].error
     [q] = quarantine(con)
-    assert q["position"] in ("file", "line 1 (header)") and q["rule"] == "file"
+    assert q["position"] in ("file", "line 1 (header)", "byte 0") and q["rule"] == "file"
     assert "a_bad.csv" in con.execute("select source_file from meta.quarantine").fetchall()[0][0]
 
 

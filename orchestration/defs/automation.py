@@ -1,6 +1,5 @@
 """The pipeline job, a daily schedule and a sensor that runs it when new files land."""
 
-from __future__ import annotations
 
 import hashlib
 

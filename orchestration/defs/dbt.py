@@ -1,6 +1,5 @@
 """The dbt project as assets: staging (and later intermediate and marts) models and their tests."""
 
-from __future__ import annotations
 
 import os
 

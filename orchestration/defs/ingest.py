@@ -1,6 +1,5 @@
 """Landing folders and raw tables: one asset per feed, loaded by ``ingestion.load``."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """The published snapshot: the only thing dashboards and analysts read."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,0 +1,1 @@
+"""Great Expectations suites (issue: data quality on schedule). No dagster import here."""

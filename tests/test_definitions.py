@@ -1,0 +1,62 @@
+"""Dagster definitions load, and the asset graph is the one we meant to build."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.txt"
+
+
+def asset_graph_lines() -> list[str]:
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    lines = []
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        parents = ", ".join(sorted(p.to_user_string() for p in node.parent_keys))
+        lines.append(f"{key.to_user_string()} [{node.group_name}] <- {parents}")
+    return lines
+
+
+def test_definitions_load_with_the_pipeline_job_schedule_and_sensor(dbt_manifest):
+    from orchestration.definitions import defs
+
+    assert defs.resolve_job_def("pipeline") is not None
+    assert defs.resolve_schedule_def("daily_pipeline").cron_schedule == "0 2 * * *"
+    assert defs.resolve_sensor_def("landing_sensor") is not None
+
+
+def test_every_warehouse_writer_is_in_the_single_duckdb_pool(dbt_manifest):
+    from orchestration.definitions import defs
+    from orchestration.resources import WAREHOUSE_POOL
+
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.is_materializable:
+            assert node.pools == {WAREHOUSE_POOL}, key
+
+
+def test_the_asset_graph_matches_the_snapshot(dbt_manifest):
+    """Update with WAYBILL_UPDATE_SNAPSHOTS=1 after an intended change, and review the diff."""
+    lines = asset_graph_lines()
+    if os.environ.get("WAYBILL_UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
+        SNAPSHOT.write_text("\n".join(lines) + "\n")
+    assert lines == SNAPSHOT.read_text().splitlines()
+
+
+def test_lineage_runs_from_every_landing_folder_through_raw_and_staging_to_the_snapshot(dbt_manifest):
+    from ingestion.contracts import FEEDS
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string(): k for k in graph.get_all_asset_keys()}
+    snapshot_parents = {p.to_user_string() for p in graph.get(keys["serving/snapshot"]).parent_keys}
+    for feed in FEEDS.values():
+        raw = graph.get(keys[f"raw/{feed.table}"])
+        assert {p.to_user_string() for p in raw.parent_keys} == {f"landing/{feed.name}"}
+        staging = [c.to_user_string() for c in raw.child_keys]
+        assert staging and all(s.startswith("staging/") for s in staging), feed.name
+        assert set(staging) <= snapshot_parents
