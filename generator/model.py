@@ -105,9 +105,6 @@ def build_world(n_orders: int, rng: np.random.Generator) -> World:
     o_ctry, d_ctry = loc_country[origin], loc_country[dest]
     region_of = np.vectorize(W.REGION.get)
     lane = np.where(o_ctry == d_ctry, 0, np.where(region_of(o_ctry) == region_of(d_ctry), 1, 2))
-    # a domestic lane still needs two different places
-    same = origin == dest
-    dest[same] = np.array([loc_idx[w] for w in ("USNYC",)])[0] if False else dest[same]
 
     # mode by lane; carrier by mode and region
     u = rng.random(n)
@@ -177,7 +174,7 @@ def build_world(n_orders: int, rng: np.random.Generator) -> World:
     service = np.array([W.SERVICE[(m, ln)][0] for m, ln in zip(mode, lane)], dtype=object)
     transit_days = np.array([W.SERVICE[(m, ln)][1] for m, ln in zip(mode, lane)], dtype=float)
     promised_start = np.floor((created + (transit_days + 1) * DAY) / DAY) * DAY + 8 * HOUR
-    promised_end = promised_start + (1 if True else 0) * DAY + 10 * HOUR
+    promised_end = promised_start + DAY + 10 * HOUR
 
     lines = pl.DataFrame({
         "order_idx": li_order, "line_number": li_number, "sku_idx": sku, "quantity": qty,
@@ -328,3 +325,40 @@ def build_world(n_orders: int, rng: np.random.Generator) -> World:
         "is_short": short, "is_consolidated": consol,
     })
     return World(locs, customers, skus, orders, lines, shipments, slines)
+
+
+_TRACKING = {  # carrier -> (prefix, digits)
+    "UPS": ("1Z8E4V760", 9), "FEDEX": ("7", 11), "DHL": ("4", 9), "ODFL": ("0", 9),
+    "SAIA": ("1", 9), "JBHT": ("JB", 8), "SNDR": ("SN", 8), "MAEU": ("2", 8),
+    "MSCU": ("EBKG", 8), "HLCU": ("6", 8), "EXDO": ("176-", 8),
+}
+_CONTAINER = {"MAEU": "MSKU", "MSCU": "MSCU", "HLCU": "HLXU"}
+
+
+def shipment_refs(world: World) -> pl.DataFrame:
+    """Business identifiers per shipment: our ids, the carrier's tracking/PRO/booking number."""
+    sh = world.shipments
+    num = (pl.col("shipment_idx") + 1).cast(pl.Utf8)
+    tracking = pl.lit(None, dtype=pl.Utf8)
+    container = pl.lit(None, dtype=pl.Utf8)
+    for code, (prefix, digits) in _TRACKING.items():
+        tracking = pl.when(pl.col("carrier_code") == code).then(
+            pl.concat_str(pl.lit(prefix), num.str.zfill(digits))).otherwise(tracking)
+    for code, prefix in _CONTAINER.items():
+        container = pl.when(pl.col("carrier_code") == code).then(
+            pl.concat_str(pl.lit(prefix), num.str.zfill(7))).otherwise(container)
+    scac = {c.code: c.scac for c in W.CARRIERS}
+    return sh.select(
+        "shipment_idx", "order_idx", "carrier_code", "mode",
+        pl.concat_str(pl.lit("SHP"), num.str.zfill(9)).alias("shipment_id"),
+        pl.concat_str(pl.lit("SO"), (pl.col("order_idx") + 1).cast(pl.Utf8).str.zfill(9)).alias("order_id"),
+        tracking.alias("tracking_number"),
+        pl.concat_str(pl.lit("BOL"), num.str.zfill(9)).alias("bill_of_lading"),
+        container.alias("container"),
+        pl.col("carrier_code").replace_strict(scac).alias("scac"),
+    )
+
+
+def unknown_refs(idx: pl.Expr) -> pl.Expr:
+    """References for shipments that do not exist (planted 'unknown shipment' records)."""
+    return pl.concat_str(pl.lit("SHPX"), (idx + 900000000).cast(pl.Utf8))

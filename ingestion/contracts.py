@@ -325,7 +325,8 @@ FEEDS: dict[str, Feed] = {
         Feed(
             "x12_214", "carrier_events/x12_214", "x12_214_events", "x12_214",
             ("*.edi", "*.x12", "*.214"), X12_214_FIELDS,
-            ("shipment_id", "carrier_scac", "status_code", "event_date", "event_time"),
+            ("shipment_id", "carrier_scac", "status_code", "appointment_code", "event_date",
+             "event_time"),
             "ANSI X12 214 Transportation Carrier Shipment Status: one row per AT7 status in "
             "an LX loop.",
             "AT7-05/06 with AT7-07 time code; without AT7-07 the time is local to the MS1 "

@@ -4,6 +4,10 @@
 
     relation:      a ref, source or CTE name
     partition_by:  a column name or a list of them (the business key)
+
+    Adds `_versions_received`: how many rows with this business key arrived in all (1 = never
+    re-sent). Downstream checks use it to tell a re-sent invoice or event from a first delivery,
+    which the dedupe would otherwise hide.
 -#}
 {% macro dedupe_latest(relation, partition_by) -%}
     {{ return(adapter.dispatch('dedupe_latest', 'waybill')(relation, partition_by)) }}
@@ -15,7 +19,9 @@
 -#}
 {% macro default__dedupe_latest(relation, partition_by) -%}
     {%- set keys = [partition_by] if partition_by is string else partition_by -%}
-    select *
+    select
+        *,
+        count(*) over (partition by {{ keys | join(', ') }}) as _versions_received
     from {{ relation }}
     qualify row_number() over (
         partition by {{ keys | join(', ') }}

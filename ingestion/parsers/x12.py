@@ -42,15 +42,14 @@ _TIME = re.compile(r"\d{4}(?:\d{2}\d{0,2})?")
 _ISA_LENGTH = 106  # ISA is fixed width: 105 characters plus the segment terminator
 
 
-@dataclass
 class _Segment:
-    number: int  # 1-based position in the file, ISA = 1
-    elements: list[str]  # elements[0] is the segment id
-    text: str  # the segment as received, without its terminator
+    __slots__ = ("number", "elements", "text", "id")
 
-    @property
-    def id(self) -> str:
-        return self.elements[0]
+    def __init__(self, number: int, elements: list[str], text: str):
+        self.number = number  # 1-based position in the file, ISA = 1
+        self.elements = elements  # elements[0] is the segment id
+        self.text = text  # the segment as received, without its terminator
+        self.id = elements[0]
 
     def get(self, index: int) -> str | None:
         """Element ``index`` (1-based, as in X12 element references), None when empty."""
@@ -491,9 +490,7 @@ def _parse(path: Path, st_type: str, record_segment: str, fields, mapper) -> Par
         notes.append("the interchange holds no transaction sets")
 
     names = [f.name for f in fields]
-    columns: dict[str, list] = {name: [] for name in names}
-    row_numbers: list[int] = []
-    positions: list[str] = []
+    loaded: list[dict] = []
     rejects: list[Reject] = []
 
     for txn in interchange.transactions:
@@ -520,22 +517,20 @@ def _parse(path: Path, st_type: str, record_segment: str, fields, mapper) -> Par
                     f"held no {record_segment} records: {txn.error}"
                 )
             continue
-        for row in rows:
-            for name in names:
-                columns[name].append(row.get(name))
-            row_numbers.append(row["_row_number"])
-            positions.append(row["_position"])
+        loaded.extend(rows)
 
     for seg, reason in interchange.strays:
         rejects.append(Reject(seg.number, f"segment {seg.number} ({seg.id})", reason, seg.text))
+    unreadable = {sid for sid in {s.id for s in segments} if not _SEGMENT_ID.fullmatch(sid)}
     for seg in segments:
-        if not _SEGMENT_ID.fullmatch(seg.id):
-            notes.append(f"segment {seg.number} has an unreadable segment id {seg.id!r}")
+        if seg.id in unreadable:
+            notes.append(
+                f"segment {seg.number} has an unreadable segment id {seg.id!r} and was ignored"
+            )
 
-    frame = pl.DataFrame(
-        columns | {"_row_number": row_numbers, "_position": positions},
-        schema={name: pl.Utf8 for name in names} | {"_row_number": pl.Int64, "_position": pl.Utf8},
-    )
+    schema = {name: pl.Utf8 for name in names} | {"_row_number": pl.Int64, "_position": pl.Utf8}
+    # One DataFrame from all row dicts; keys outside the schema (_record) are dropped.
+    frame = pl.from_dicts(loaded, schema=schema) if loaded else pl.DataFrame(schema=schema)
     rejects.sort(key=lambda r: r.row_number)
     return ParsedFile(frame, frame.height + len(rejects), rejects, notes)
 

@@ -52,12 +52,12 @@ renamed as (
 ),
 
 deduped as (
-    {{ dedupe_latest('renamed', ['shipment_id', 'carrier_scac', 'status_code', 'event_date', 'event_time']) }}
+    {{ dedupe_latest('renamed', ['shipment_id', 'carrier_scac', 'status_code', 'appointment_status_code', 'event_date', 'event_time']) }}
 ),
 
 keyed as (
     select
-        {{ surrogate_key(['shipment_id', 'carrier_scac', 'status_code', 'event_date', 'event_time']) }}
+        {{ surrogate_key(['shipment_id', 'carrier_scac', 'status_code', 'appointment_status_code', 'event_date', 'event_time']) }}
             as shipment_status_event_id,
         deduped.*
     from deduped
