@@ -78,7 +78,7 @@ class Feed:
         return next(f for f in self.fields if f.name == name)
 
 
-def F(name: str, type: FieldType = "string", required: bool = False, **kw) -> Field:  # noqa: N802
+def F(name: str, type: FieldType = "string", required: bool = False, **kw) -> Field:
     return Field(name=name, type=type, required=required, **kw)
 
 

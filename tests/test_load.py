@@ -175,7 +175,7 @@ def test_orders_load_the_same_from_json_parquet_and_xlsx(landing, con):
 def test_orders_json_that_is_not_json_names_line_and_column(landing, con):
     write(landing, "orders", "broken.json", '[{"order_id": "SO-1",\n  "lines": [}')
     [f] = load_landing(con, landing).files
-    assert f.status == "FAILED" and "line 2 column" in f.error and "not valid JSON" in f.error
+    assert f.status == "FAILED" and "line 2, column" in f.error and "not valid JSON" in f.error
 
 
 def test_the_validator_flags_thousands_separators_and_unknown_currencies():

@@ -27,54 +27,20 @@ import polars as pl
 
 from ingestion.contracts import DCSA_FIELDS
 from ingestion.parsers.base import MalformedFileError, ParsedFile, Reject
+from ingestion.parsers.json_file import as_text, read_json
 
-__all__ = ["parse", "read_json", "as_text"]
+__all__ = ["as_text", "parse", "read_json"]
 
 #: Keys of which a DCSA event of either version carries at least one.
-_EVENT_KEYS = ("eventID", "eventType", "eventClassification", "eventDateTime", "eventClassifierCode")
+_EVENT_KEYS = (
+    "eventID",
+    "eventType",
+    "eventClassification",
+    "eventDateTime",
+    "eventClassifierCode",
+)
 _NAMES = [f.name for f in DCSA_FIELDS]
 _SCHEMA = {name: pl.Utf8 for name in _NAMES} | {"_row_number": pl.Int64, "_position": pl.Utf8}
-
-
-def read_json(path: Path) -> Any:
-    """Load a JSON file, keeping numbers as the text written in the file.
-
-    Raises MalformedFileError with line and column when the file is empty, not UTF-8 or not
-    JSON, and says so when the document stops in the middle (a truncated transfer).
-    """
-    data = Path(path).read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MalformedFileError(
-            path, f"byte {exc.start + 1}", "not UTF-8 text: JSON must be encoded as UTF-8"
-        ) from None
-    if not text.strip():
-        raise MalformedFileError(path, "line 1", "the file is empty: expected a JSON document")
-    try:
-        # parse_int/parse_float=str keep "20.0" and "0012" as written; the contract decides.
-        return json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno}, column {exc.colno}"
-        if exc.pos >= len(text.rstrip()):
-            rule = (
-                f"the JSON document ends before it is complete ({exc.msg}): the file is "
-                "truncated; resend it"
-            )
-        else:
-            rule = f"not valid JSON: {exc.msg}"
-        raise MalformedFileError(path, where, rule) from None
-
-
-def as_text(value: Any) -> str | None:
-    """A JSON value as a contract string: text unchanged, booleans true/false, objects as JSON."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return str(value)
 
 
 def _obj(value: Any) -> dict:
@@ -85,6 +51,13 @@ def _list(value: Any) -> list:
     if isinstance(value, list):
         return value
     return [value] if isinstance(value, dict) else []
+
+
+def _t(value: Any) -> str | None:
+    """One value as contract text; empty text counts as absent."""
+    if value.__class__ is str:
+        return value or None
+    return None if value is None else as_text(value)
 
 
 def _first(*values: Any) -> str | None:
@@ -114,24 +87,24 @@ def _flatten_v22(event: dict) -> dict[str, str | None]:
     refs.append((event.get("documentTypeCode"), event.get("documentID")))
     booking, transport_document = _references(refs)
     return {
-        "event_id": _first(event.get("eventID")),
+        "event_id": _t(event.get("eventID")),
         "schema_version": "2.2",
         "carrier_code": _first(_obj(call.get("vessel")).get("vesselOperatorCarrierCode")),
-        "event_type": _first(event.get("eventType")),
-        "event_classifier_code": _first(event.get("eventClassifierCode")),
+        "event_type": _t(event.get("eventType")),
+        "event_classifier_code": _t(event.get("eventClassifierCode")),
         "event_type_code": _first(
             event.get("transportEventTypeCode"),
             event.get("equipmentEventTypeCode"),
             event.get("shipmentEventTypeCode"),
         ),
-        "event_datetime": _first(event.get("eventDateTime")),
-        "event_created_datetime": _first(event.get("eventCreatedDateTime")),
+        "event_datetime": _t(event.get("eventDateTime")),
+        "event_created_datetime": _t(event.get("eventCreatedDateTime")),
         "event_updated_datetime": None,
         "is_retracted": None,
         "booking_reference": booking,
         "transport_document_reference": transport_document,
-        "equipment_reference": _first(event.get("equipmentReference")),
-        "empty_indicator_code": _first(event.get("emptyIndicatorCode")),
+        "equipment_reference": _t(event.get("equipmentReference")),
+        "empty_indicator_code": _t(event.get("emptyIndicatorCode")),
         # Where the event happened beats the transport call it relates to.
         "un_location_code": _first(
             location.get("UNLocationCode"),
@@ -143,7 +116,7 @@ def _flatten_v22(event: dict) -> dict[str, str | None]:
             location.get("facilityTypeCode"),
             call.get("facilityTypeCode"),
         ),
-        "delay_reason_code": _first(event.get("delayReasonCode")),
+        "delay_reason_code": _t(event.get("delayReasonCode")),
         "remark": _first(event.get("changeRemark"), event.get("description"), event.get("reason")),
     }
 
@@ -172,7 +145,7 @@ def _flatten_v3(event: dict) -> dict[str, str | None]:
     else:
         delay = _first(delays)
     return {
-        "event_id": _first(event.get("eventID")),
+        "event_id": _t(event.get("eventID")),
         "schema_version": "3.0",
         "carrier_code": _first(originator.get("partyCode"), vessel.get("operatorCarrierCode")),
         "event_type": _first(kind.get("eventTypeCode"), kind.get("eventType")),
@@ -186,17 +159,17 @@ def _flatten_v3(event: dict) -> dict[str, str | None]:
                 for suffix in ("Code", "")
             )
         ),
-        "event_datetime": _first(event.get("eventDateTime")),
-        "event_created_datetime": _first(event.get("eventCreatedDateTime")),
-        "event_updated_datetime": _first(event.get("eventUpdatedDateTime")),
-        "is_retracted": _first(event.get("isRetracted")),
+        "event_datetime": _t(event.get("eventDateTime")),
+        "event_created_datetime": _t(event.get("eventCreatedDateTime")),
+        "event_updated_datetime": _t(event.get("eventUpdatedDateTime")),
+        "is_retracted": _t(event.get("isRetracted")),
         "booking_reference": booking,
         "transport_document_reference": transport_document,
-        "equipment_reference": _first(equipment.get("equipmentReference")),
+        "equipment_reference": _t(equipment.get("equipmentReference")),
         "empty_indicator_code": _first(
             equipment.get("emptyIndicatorCode"), equipment.get("emptyIndicator")
         ),
-        "un_location_code": _first(location.get("UNLocationCode")),
+        "un_location_code": _t(location.get("UNLocationCode")),
         "facility_type_code": _first(
             location.get("facilityTypeCode"), location.get("facilityType")
         ),

@@ -13,6 +13,7 @@ import polars as pl
 
 from ingestion.parsers.base import MalformedFileError, ParsedFile, Reject
 from ingestion.parsers.csv_file import normalise_header
+from ingestion.parsers.json_file import as_text, read_json
 
 LINE_FIELDS = ("line_number", "sku", "quantity", "unit_price", "weight_kg", "volume_m3")
 
@@ -49,26 +50,9 @@ def parse_parquet(path: Path, required: list[str]) -> ParsedFile:
     return _as_strings(df, path, required, 1, "record")
 
 
-def _text(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
-
-
 def parse_json(path: Path, required: list[str]) -> ParsedFile:
     """A JSON array of orders, each with order-level fields and a ``lines`` array."""
-    try:
-        doc = json.loads(path.read_bytes())
-    except json.JSONDecodeError as exc:
-        raise MalformedFileError(
-            path, f"line {exc.lineno} column {exc.colno}", f"not valid JSON: {exc.msg}"
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise MalformedFileError(path, f"byte {exc.start}", "not UTF-8 text") from exc
+    doc = read_json(path)
     if isinstance(doc, dict) and isinstance(doc.get("orders"), list):
         doc = doc["orders"]
     if not isinstance(doc, list):
@@ -100,7 +84,7 @@ def parse_json(path: Path, required: list[str]) -> ParsedFile:
                 continue
             record = header | line
             for key in set(columns) | set(record):
-                columns.setdefault(key, [None] * len(row_numbers)).append(_text(record.get(key)))
+                columns.setdefault(key, [None] * len(row_numbers)).append(as_text(record.get(key)))
             row_numbers.append(n)
             positions.append(f"$[{i}].lines[{j}]")
     df = pl.DataFrame({k: pl.Series(k, v, dtype=pl.Utf8) for k, v in columns.items()})

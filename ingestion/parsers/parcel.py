@@ -30,7 +30,7 @@ import polars as pl
 
 from ingestion.contracts import PARCEL_FIELDS
 from ingestion.parsers.base import MalformedFileError, ParsedFile, Reject
-from ingestion.parsers.dcsa import as_text, read_json
+from ingestion.parsers.json_file import as_text, read_json
 
 __all__ = ["parse"]
 
@@ -103,22 +103,28 @@ def _ups(document: dict) -> Iterator[tuple[str, Any, dict | None]]:
         package = ancestors[1]
         status = _obj(event.get("status"))
         address = _obj(_obj(event.get("location")).get("address"))
-        yield path, event, {
-            "tracking_number": as_text(package.get("trackingNumber")),
-            "carrier_code": "UPS",
-            "status_code": as_text(status.get("type")),
-            "status_description": as_text(status.get("description")),
-            "reason_code": as_text(status.get("code")),
-            "event_timestamp": _ups_timestamp(event.get("date"), event.get("time")),
-            "city": as_text(address.get("city")),
-            "country": as_text(address.get("countryCode")),
-            "postcode": as_text(address.get("postalCode")),
-        }
+        yield (
+            path,
+            event,
+            {
+                "tracking_number": as_text(package.get("trackingNumber")),
+                "carrier_code": "UPS",
+                "status_code": as_text(status.get("type")),
+                "status_description": as_text(status.get("description")),
+                "reason_code": as_text(status.get("code")),
+                "event_timestamp": _ups_timestamp(event.get("date"), event.get("time")),
+                "city": as_text(address.get("city")),
+                "country": as_text(address.get("countryCode")),
+                "postcode": as_text(address.get("postalCode")),
+            },
+        )
 
 
 def _fedex(document: dict) -> Iterator[tuple[str, Any, dict | None]]:
     for path, event, ancestors in _walk(
-        _obj(document.get("output")), "output", ["completeTrackResults", "trackResults", "scanEvents"]
+        _obj(document.get("output")),
+        "output",
+        ["completeTrackResults", "trackResults", "scanEvents"],
     ):
         if len(ancestors) < 2 or not isinstance(event, dict):
             yield path, event, None
@@ -128,17 +134,21 @@ def _fedex(document: dict) -> Iterator[tuple[str, Any, dict | None]]:
         tracking = complete.get("trackingNumber") or _obj(result.get("trackingNumberInfo")).get(
             "trackingNumber"
         )
-        yield path, event, {
-            "tracking_number": as_text(tracking),
-            "carrier_code": "FEDEX",
-            "status_code": as_text(event.get("eventType")),
-            "status_description": as_text(event.get("eventDescription")),
-            "reason_code": as_text(event.get("exceptionCode")),
-            "event_timestamp": as_text(event.get("date")),
-            "city": as_text(location.get("city")),
-            "country": as_text(location.get("countryCode")),
-            "postcode": as_text(location.get("postalCode")),
-        }
+        yield (
+            path,
+            event,
+            {
+                "tracking_number": as_text(tracking),
+                "carrier_code": "FEDEX",
+                "status_code": as_text(event.get("eventType")),
+                "status_description": as_text(event.get("eventDescription")),
+                "reason_code": as_text(event.get("exceptionCode")),
+                "event_timestamp": as_text(event.get("date")),
+                "city": as_text(location.get("city")),
+                "country": as_text(location.get("countryCode")),
+                "postcode": as_text(location.get("postalCode")),
+            },
+        )
 
 
 def _dhl(document: dict) -> Iterator[tuple[str, Any, dict | None]]:
@@ -155,17 +165,21 @@ def _dhl(document: dict) -> Iterator[tuple[str, Any, dict | None]]:
         else:
             timestamp = date or time or as_text(event.get("timestamp"))
         tracking = shipment.get("shipmentTrackingNumber") or shipment.get("id")
-        yield path, event, {
-            "tracking_number": as_text(tracking),
-            "carrier_code": "DHL",
-            "status_code": as_text(event.get("typeCode")),
-            "status_description": as_text(event.get("description")),
-            "reason_code": None,
-            "event_timestamp": timestamp,
-            "city": as_text(address.get("addressLocality")),
-            "country": as_text(address.get("countryCode")),
-            "postcode": as_text(address.get("postalCode")),
-        }
+        yield (
+            path,
+            event,
+            {
+                "tracking_number": as_text(tracking),
+                "carrier_code": "DHL",
+                "status_code": as_text(event.get("typeCode")),
+                "status_description": as_text(event.get("description")),
+                "reason_code": None,
+                "event_timestamp": timestamp,
+                "city": as_text(address.get("addressLocality")),
+                "country": as_text(address.get("countryCode")),
+                "postcode": as_text(address.get("postalCode")),
+            },
+        )
 
 
 _SHAPES: list[tuple[str, Callable[[dict], bool], Callable]] = [

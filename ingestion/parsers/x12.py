@@ -30,7 +30,7 @@ import polars as pl
 from ingestion.contracts import X12_210_FIELDS, X12_214_FIELDS
 from ingestion.parsers.base import MalformedFileError, ParsedFile, Reject
 
-__all__ = ["parse_214", "parse_210", "n2_to_decimal"]
+__all__ = ["n2_to_decimal", "parse_210", "parse_214"]
 
 # Whitespace a sender may put after a segment terminator (newlines for readability, a DOS
 # end-of-file Ctrl-Z, padding NULs); it is not part of any segment.
@@ -43,7 +43,7 @@ _ISA_LENGTH = 106  # ISA is fixed width: 105 characters plus the segment termina
 
 
 class _Segment:
-    __slots__ = ("number", "elements", "text", "id")
+    __slots__ = ("elements", "id", "number", "text")
 
     def __init__(self, number: int, elements: list[str], text: str):
         self.number = number  # 1-based position in the file, ISA = 1
@@ -96,7 +96,9 @@ def _decode(path: Path, notes: list[str]) -> str:
 def _tokenize(path: Path, text: str) -> list[_Segment]:
     start = len(text) - len(text.lstrip(_BETWEEN_SEGMENTS))
     if start == len(text):
-        raise MalformedFileError(path, "segment 1", "the file is empty: expected an ISA interchange header")
+        raise MalformedFileError(
+            path, "segment 1", "the file is empty: expected an ISA interchange header"
+        )
     if text[start : start + 3] != "ISA":
         found = text[start : start + 30].splitlines()[0] if text[start:].strip() else ""
         raise MalformedFileError(
@@ -326,7 +328,11 @@ def _position(seg: _Segment, txn: _Transaction) -> str:
 
 
 def _record(seg: _Segment, txn: _Transaction, values: dict[str, str | None]) -> dict:
-    return values | {"_row_number": seg.number, "_position": _position(seg, txn), "_record": seg.text}
+    return values | {
+        "_row_number": seg.number,
+        "_position": _position(seg, txn),
+        "_record": seg.text,
+    }
 
 
 def _header(txn: _Transaction) -> dict[str, str | None]:
