@@ -35,22 +35,31 @@ def _choice(rng: np.random.Generator, n: int, p) -> np.ndarray:
 
 
 def _customers(rng: np.random.Generator, locs: pl.DataFrame) -> pl.DataFrame:
-    countries = (["US"] * 11 + ["CA"] * 3 + ["MX"] * 2 + ["DE"] * 3 + ["GB"] * 3 + ["FR"] * 2
-                 + ["NL", "ES", "IT", "PL", "CN", "JP", "JP", "KR", "SG", "IN", "BR", "AU", "ZA"])
+    countries = (
+        ["US"] * 11
+        + ["CA"] * 3
+        + ["MX"] * 2
+        + ["DE"] * 3
+        + ["GB"] * 3
+        + ["FR"] * 2
+        + ["NL", "ES", "IT", "PL", "CN", "JP", "JP", "KR", "SG", "IN", "BR", "AU", "ZA"]
+    )
     countries = countries[: W.N_CUSTOMERS]
     n = len(countries)
     # a handful of big accounts, a long tail of small ones
     weight = 1.0 / np.arange(1, n + 1) ** 1.1
     rng.shuffle(weight)
-    return pl.DataFrame({
-        "customer_idx": np.arange(n),
-        "customer_id": [f"CUST-{i + 1:04d}" for i in range(n)],
-        "country": countries,
-        "currency": [W.COUNTRY_CURRENCY[c] for c in countries],
-        "region": [W.REGION[c] for c in countries],
-        "channel": [W.CHANNELS[i] for i in _choice(rng, n, [0.35, 0.35, 0.2, 0.1])],
-        "weight": weight / weight.sum(),
-    })
+    return pl.DataFrame(
+        {
+            "customer_idx": np.arange(n),
+            "customer_id": [f"CUST-{i + 1:04d}" for i in range(n)],
+            "country": countries,
+            "currency": [W.COUNTRY_CURRENCY[c] for c in countries],
+            "region": [W.REGION[c] for c in countries],
+            "channel": [W.CHANNELS[i] for i in _choice(rng, n, [0.35, 0.35, 0.2, 0.1])],
+            "weight": weight / weight.sum(),
+        }
+    )
 
 
 def _skus(rng: np.random.Generator) -> pl.DataFrame:
@@ -60,14 +69,19 @@ def _skus(rng: np.random.Generator) -> pl.DataFrame:
     w_freight = np.round(rng.uniform(80, 900, n), 1)
     weight = np.where(is_freight, w_freight, w_parcel)
     volume = np.round(weight * rng.uniform(0.002, 0.008, n), 4)
-    price_eur = np.round(np.where(is_freight, rng.uniform(300, 4000, n),
-                                  rng.lognormal(3.3, 0.9, n).clip(2, 900)), 2)
-    return pl.DataFrame({
-        "sku_idx": np.arange(n),
-        "sku": [f"SKU-{'F' if f else 'P'}{i + 1:05d}" for i, f in enumerate(is_freight)],
-        "is_freight": is_freight, "unit_weight_kg": weight, "unit_volume_m3": volume,
-        "price_eur": price_eur,
-    })
+    price_eur = np.round(
+        np.where(is_freight, rng.uniform(300, 4000, n), rng.lognormal(3.3, 0.9, n).clip(2, 900)), 2
+    )
+    return pl.DataFrame(
+        {
+            "sku_idx": np.arange(n),
+            "sku": [f"SKU-{'F' if f else 'P'}{i + 1:05d}" for i, f in enumerate(is_freight)],
+            "is_freight": is_freight,
+            "unit_weight_kg": weight,
+            "unit_volume_m3": volume,
+            "price_eur": price_eur,
+        }
+    )
 
 
 def build_world(n_orders: int, rng: np.random.Generator) -> World:
@@ -121,15 +135,18 @@ def build_world(n_orders: int, rng: np.random.Generator) -> World:
     u2 = rng.random(n)
     pm = mode == "PARCEL"
     carrier[pm & na & (lane < 2)] = np.where(u2 < 0.5, "UPS", np.where(u2 < 0.9, "FEDEX", "DHL"))[
-        pm & na & (lane < 2)]
+        pm & na & (lane < 2)
+    ]
     carrier[pm & ~na & (lane < 2)] = np.where(u2 < 0.7, "DHL", "UPS")[pm & ~na & (lane < 2)]
     carrier[pm & (lane == 2)] = np.where(u2 < 0.5, "DHL", np.where(u2 < 0.8, "FEDEX", "UPS"))[
-        pm & (lane == 2)]
+        pm & (lane == 2)
+    ]
     carrier[mode == "LTL"] = np.where(u2 < 0.55, "ODFL", "SAIA")[mode == "LTL"]
     carrier[mode == "FTL"] = np.where(u2 < 0.6, "JBHT", "SNDR")[mode == "FTL"]
     carrier[mode == "AIR"] = "EXDO"
     carrier[mode == "OCEAN"] = np.where(u2 < 0.4, "MAEU", np.where(u2 < 0.75, "MSCU", "HLCU"))[
-        mode == "OCEAN"]
+        mode == "OCEAN"
+    ]
     # ocean legs run port to port
     oc = np.flatnonzero(mode == "OCEAN")
     for arr, ctry in ((origin, o_ctry), (dest, d_ctry)):
@@ -152,8 +169,11 @@ def build_world(n_orders: int, rng: np.random.Generator) -> World:
     pop_f = 1 / np.arange(1, len(fr_ids) + 1) ** 0.8
     pop_p = 1 / np.arange(1, len(pa_ids) + 1) ** 0.8
     sku = np.where(freight, fr_ids[_choice(rng, nl, pop_f)], pa_ids[_choice(rng, nl, pop_p)])
-    qty_hi = np.select([li_mode == "PARCEL", li_mode == "LTL", li_mode == "FTL",
-                        li_mode == "AIR"], [4, 6, 20, 12], 30)
+    qty_hi = np.select(
+        [li_mode == "PARCEL", li_mode == "LTL", li_mode == "FTL", li_mode == "AIR"],
+        [4, 6, 20, 12],
+        30,
+    )
     qty_lo = np.select([li_mode == "FTL", li_mode == "OCEAN"], [6, 10], 1)
     qty = rng.integers(qty_lo, qty_hi + 1)
     cur = customers["currency"].to_numpy()[cust][li_order]
@@ -176,11 +196,17 @@ def build_world(n_orders: int, rng: np.random.Generator) -> World:
     promised_start = np.floor((created + (transit_days + 1) * DAY) / DAY) * DAY + 8 * HOUR
     promised_end = promised_start + DAY + 10 * HOUR
 
-    lines = pl.DataFrame({
-        "order_idx": li_order, "line_number": li_number, "sku_idx": sku, "quantity": qty,
-        "unit_price": price, "weight_kg": np.round(unit_w * qty, 3),
-        "volume_m3": np.round(unit_v * qty, 4),
-    })
+    lines = pl.DataFrame(
+        {
+            "order_idx": li_order,
+            "line_number": li_number,
+            "sku_idx": sku,
+            "quantity": qty,
+            "unit_price": price,
+            "weight_kg": np.round(unit_w * qty, 3),
+            "volume_m3": np.round(unit_v * qty, 4),
+        }
+    )
 
     # ---- shipment lines -----------------------------------------------------------------
     ship = ~(cancelled | backorder)
@@ -206,14 +232,25 @@ def build_world(n_orders: int, rng: np.random.Generator) -> World:
     skey_order = sl_order.copy()
     cand = np.flatnonzero(consol & ship & ~split)
     if len(cand) > 1:
-        grp = pl.DataFrame({"o": cand, "c": cust[cand], "a": origin[cand], "b": dest[cand],
-                            "k": carrier[cand].astype(str),
-                            "w": np.floor(created[cand] / (14 * DAY))})
-        grp = grp.with_columns(
-            (pl.col("o").rank("ordinal").over(["c", "a", "b", "k", "w"]) - 1).alias("rk")
-        ).with_columns(
-            pl.col("o").min().over(["c", "a", "b", "k", "w", pl.col("rk") // 2]).alias("lead")
-        ).sort("o")
+        grp = pl.DataFrame(
+            {
+                "o": cand,
+                "c": cust[cand],
+                "a": origin[cand],
+                "b": dest[cand],
+                "k": carrier[cand].astype(str),
+                "w": np.floor(created[cand] / (14 * DAY)),
+            }
+        )
+        grp = (
+            grp.with_columns(
+                (pl.col("o").rank("ordinal").over(["c", "a", "b", "k", "w"]) - 1).alias("rk")
+            )
+            .with_columns(
+                pl.col("o").min().over(["c", "a", "b", "k", "w", pl.col("rk") // 2]).alias("lead")
+            )
+            .sort("o")
+        )
         lead = np.arange(n)
         lead[grp["o"].to_numpy()] = grp["lead"].to_numpy()
         skey_order = lead[sl_order]
@@ -222,13 +259,19 @@ def build_world(n_orders: int, rng: np.random.Generator) -> World:
     ns = len(uniq)
     s_order = uniq // 2
     s_seq = uniq % 2
-    slines = pl.DataFrame({
-        "shipment_idx": ship_idx, "order_idx": sl_order, "line_number": li_number[sl_idx],
-        "line_idx": sl_idx, "quantity_shipped": sl_qty,
-    }).sort(["shipment_idx", "order_idx", "line_number"])
+    slines = pl.DataFrame(
+        {
+            "shipment_idx": ship_idx,
+            "order_idx": sl_order,
+            "line_number": li_number[sl_idx],
+            "line_idx": sl_idx,
+            "quantity_shipped": sl_qty,
+        }
+    ).sort(["shipment_idx", "order_idx", "line_number"])
     s_weight = np.bincount(ship_idx, weights=unit_w[sl_idx] * sl_qty, minlength=ns)
-    s_value_eur = np.bincount(ship_idx, weights=skus["price_eur"].to_numpy()[sku[sl_idx]] * sl_qty,
-                              minlength=ns)
+    s_value_eur = np.bincount(
+        ship_idx, weights=skus["price_eur"].to_numpy()[sku[sl_idx]] * sl_qty, minlength=ns
+    )
 
     # ---- true timeline per shipment -------------------------------------------------------
     s_carrier = carrier[s_order]
@@ -250,13 +293,20 @@ def build_world(n_orders: int, rng: np.random.Generator) -> World:
     del_win = np.where(s_mode == "OCEAN", 2 * DAY, 16 * HOUR)
     del_end = del_start + del_win
     late_pick = rng.random(ns) < 0.08
-    picked = np.where(late_pick, pick_end + rng.exponential(4 * HOUR, ns),
-                      pick_start + rng.random(ns) * pick_win)
+    picked = np.where(
+        late_pick, pick_end + rng.exponential(4 * HOUR, ns), pick_start + rng.random(ns) * pick_win
+    )
     on_time = rng.random(ns) < p_on_time
     ru = rng.random(ns)
-    party = np.where(on_time, "", np.where(ru < W.P_LATE_SHIPPER, "SHIPPER",
-                                            np.where(ru < W.P_LATE_SHIPPER + W.P_LATE_CONSIGNEE,
-                                                     "CONSIGNEE", "CARRIER")))
+    party = np.where(
+        on_time,
+        "",
+        np.where(
+            ru < W.P_LATE_SHIPPER,
+            "SHIPPER",
+            np.where(ru < W.P_LATE_SHIPPER + W.P_LATE_CONSIGNEE, "CONSIGNEE", "CARRIER"),
+        ),
+    )
     delivered = np.where(
         on_time,
         np.maximum(del_start - 12 * HOUR + rng.random(ns) * (del_win + 12 * HOUR), picked + DAY),
@@ -265,8 +315,9 @@ def build_world(n_orders: int, rng: np.random.Generator) -> World:
     delivered = np.where(on_time, np.minimum(delivered, del_end), delivered)
     # consignee-caused lateness = a failed first attempt inside the window, then redelivery
     attempt = np.where(party == "CONSIGNEE", del_start + rng.random(ns) * del_win, np.nan)
-    delivered = np.where(party == "CONSIGNEE", np.maximum(delivered, attempt + 20 * HOUR),
-                         delivered)
+    delivered = np.where(
+        party == "CONSIGNEE", np.maximum(delivered, attempt + 20 * HOUR), delivered
+    )
     # a few refused shipments go back to the shipper and are never delivered
     returned = (party == "CONSIGNEE") & (rng.random(ns) < 0.12)
     returned_at = np.where(returned, attempt + rng.uniform(2, 6, ns) * DAY, np.nan)
@@ -289,48 +340,90 @@ def build_world(n_orders: int, rng: np.random.Generator) -> World:
         return np.where(t <= as_of, t, np.nan)
 
     delivered = np.where(returned, np.nan, delivered)
-    shipments = pl.DataFrame({
-        "shipment_idx": np.arange(ns), "order_idx": s_order, "ship_seq": s_seq,
-        "carrier_code": s_carrier.astype(str), "mode": s_mode.astype(str),
-        "service_level": service[s_order].astype(str), "lane_class": s_lane,
-        "origin_loc": origin[s_order], "dest_loc": dest[s_order], "is_international": intl,
-        "gross_weight_kg": np.round(s_weight, 2), "goods_value_eur": np.round(s_value_eur, 2),
-        "booked_at": upto(booked), "planned_pickup_start": pick_start,
-        "planned_pickup_end": pick_end, "planned_delivery_start": del_start,
-        "planned_delivery_end": del_end, "picked_up_at": upto(picked),
-        "departed_at": upto(departed), "arrived_at": upto(arrived),
-        "customs_cleared_at": upto(customs), "out_for_delivery_at": upto(ofd),
-        "delivered_at": upto(delivered), "attempted_at": upto(attempt),
-        "returned_at": upto(returned_at), "damaged_at": upto(damaged_at),
-        "is_damaged": damaged & (damaged_at <= as_of),
-        "late_responsible_party": party, "true_on_time": on_time,
-        "pickup_dwell_hours": np.round(dwell / HOUR, 2), "extra_exception_at": upto(exc_extra_at),
-        "u_exc": rng.random(ns), "u_inv": rng.random(ns), "u_inv2": rng.random(ns),
-    })
+    shipments = pl.DataFrame(
+        {
+            "shipment_idx": np.arange(ns),
+            "order_idx": s_order,
+            "ship_seq": s_seq,
+            "carrier_code": s_carrier.astype(str),
+            "mode": s_mode.astype(str),
+            "service_level": service[s_order].astype(str),
+            "lane_class": s_lane,
+            "origin_loc": origin[s_order],
+            "dest_loc": dest[s_order],
+            "is_international": intl,
+            "gross_weight_kg": np.round(s_weight, 2),
+            "goods_value_eur": np.round(s_value_eur, 2),
+            "booked_at": upto(booked),
+            "planned_pickup_start": pick_start,
+            "planned_pickup_end": pick_end,
+            "planned_delivery_start": del_start,
+            "planned_delivery_end": del_end,
+            "picked_up_at": upto(picked),
+            "departed_at": upto(departed),
+            "arrived_at": upto(arrived),
+            "customs_cleared_at": upto(customs),
+            "out_for_delivery_at": upto(ofd),
+            "delivered_at": upto(delivered),
+            "attempted_at": upto(attempt),
+            "returned_at": upto(returned_at),
+            "damaged_at": upto(damaged_at),
+            "is_damaged": damaged & (damaged_at <= as_of),
+            "late_responsible_party": party,
+            "true_on_time": on_time,
+            "pickup_dwell_hours": np.round(dwell / HOUR, 2),
+            "extra_exception_at": upto(exc_extra_at),
+            "u_exc": rng.random(ns),
+            "u_inv": rng.random(ns),
+            "u_inv2": rng.random(ns),
+        }
+    )
     # a booking that has not happened by AS_OF means no shipment exists yet
     shipments = shipments.filter(pl.col("booked_at").is_not_nan())
     keep_ids = shipments["shipment_idx"].to_numpy()
     remap = np.full(ns, -1)
     remap[keep_ids] = np.arange(len(keep_ids))
     shipments = shipments.with_columns(pl.Series("shipment_idx", remap[keep_ids]))
-    slines = slines.with_columns(pl.Series("shipment_idx", remap[slines["shipment_idx"].to_numpy()]))
+    slines = slines.with_columns(
+        pl.Series("shipment_idx", remap[slines["shipment_idx"].to_numpy()])
+    )
     slines = slines.filter(pl.col("shipment_idx") >= 0)
 
-    orders = pl.DataFrame({
-        "order_idx": np.arange(n), "customer_idx": cust, "created_at": created,
-        "promised_delivery_start": promised_start, "promised_delivery_end": promised_end,
-        "origin_loc": origin, "dest_loc": dest, "mode": mode.astype(str),
-        "carrier_code": carrier.astype(str), "lane_class": lane, "n_lines": n_lines,
-        "is_cancelled": cancelled, "is_backorder": backorder, "is_split": split,
-        "is_short": short, "is_consolidated": consol,
-    })
+    orders = pl.DataFrame(
+        {
+            "order_idx": np.arange(n),
+            "customer_idx": cust,
+            "created_at": created,
+            "promised_delivery_start": promised_start,
+            "promised_delivery_end": promised_end,
+            "origin_loc": origin,
+            "dest_loc": dest,
+            "mode": mode.astype(str),
+            "carrier_code": carrier.astype(str),
+            "lane_class": lane,
+            "n_lines": n_lines,
+            "is_cancelled": cancelled,
+            "is_backorder": backorder,
+            "is_split": split,
+            "is_short": short,
+            "is_consolidated": consol,
+        }
+    )
     return World(locs, customers, skus, orders, lines, shipments, slines)
 
 
 _TRACKING = {  # carrier -> (prefix, digits)
-    "UPS": ("1Z8E4V760", 9), "FEDEX": ("7", 11), "DHL": ("4", 9), "ODFL": ("0", 9),
-    "SAIA": ("1", 9), "JBHT": ("JB", 8), "SNDR": ("SN", 8), "MAEU": ("2", 8),
-    "MSCU": ("EBKG", 8), "HLCU": ("6", 8), "EXDO": ("176-", 8),
+    "UPS": ("1Z8E4V760", 9),
+    "FEDEX": ("7", 11),
+    "DHL": ("4", 9),
+    "ODFL": ("0", 9),
+    "SAIA": ("1", 9),
+    "JBHT": ("JB", 8),
+    "SNDR": ("SN", 8),
+    "MAEU": ("2", 8),
+    "MSCU": ("EBKG", 8),
+    "HLCU": ("6", 8),
+    "EXDO": ("176-", 8),
 }
 _CONTAINER = {"MAEU": "MSKU", "MSCU": "MSCU", "HLCU": "HLXU"}
 
@@ -342,16 +435,27 @@ def shipment_refs(world: World) -> pl.DataFrame:
     tracking = pl.lit(None, dtype=pl.Utf8)
     container = pl.lit(None, dtype=pl.Utf8)
     for code, (prefix, digits) in _TRACKING.items():
-        tracking = pl.when(pl.col("carrier_code") == code).then(
-            pl.concat_str(pl.lit(prefix), num.str.zfill(digits))).otherwise(tracking)
+        tracking = (
+            pl.when(pl.col("carrier_code") == code)
+            .then(pl.concat_str(pl.lit(prefix), num.str.zfill(digits)))
+            .otherwise(tracking)
+        )
     for code, prefix in _CONTAINER.items():
-        container = pl.when(pl.col("carrier_code") == code).then(
-            pl.concat_str(pl.lit(prefix), num.str.zfill(7))).otherwise(container)
+        container = (
+            pl.when(pl.col("carrier_code") == code)
+            .then(pl.concat_str(pl.lit(prefix), num.str.zfill(7)))
+            .otherwise(container)
+        )
     scac = {c.code: c.scac for c in W.CARRIERS}
     return sh.select(
-        "shipment_idx", "order_idx", "carrier_code", "mode",
+        "shipment_idx",
+        "order_idx",
+        "carrier_code",
+        "mode",
         pl.concat_str(pl.lit("SHP"), num.str.zfill(9)).alias("shipment_id"),
-        pl.concat_str(pl.lit("SO"), (pl.col("order_idx") + 1).cast(pl.Utf8).str.zfill(9)).alias("order_id"),
+        pl.concat_str(pl.lit("SO"), (pl.col("order_idx") + 1).cast(pl.Utf8).str.zfill(9)).alias(
+            "order_id"
+        ),
         tracking.alias("tracking_number"),
         pl.concat_str(pl.lit("BOL"), num.str.zfill(9)).alias("bill_of_lading"),
         container.alias("container"),

@@ -348,8 +348,11 @@ FEEDS: dict[str, Feed] = {
         ),
         Feed(
             "csv_events", "carrier_events/csv", "csv_events", "csv", ("*.csv",),
-            CSV_EVENT_FIELDS, ("shipment_id", "carrier_code", "event_code", "event_time"),
-            "Generic carrier status CSV for carriers without EDI or API.",
+            CSV_EVENT_FIELDS, ("carrier_code", "event_id"),
+            "Generic carrier status CSV for carriers without EDI or API. A re-sent event with the "
+            "same event_id (e.g. a corrected time) replaces the earlier one; without an event_id "
+            "the event is identified by a hash of shipment_id, carrier_code, event_code and "
+            "event_time.",
             "event_time with offset, or local to location_locode.",
         ),
         Feed(

@@ -9,8 +9,11 @@ import polars as pl
 
 def record(out_dir: Path, path: Path, rows: int, malformed_rows: list[dict] | None = None) -> dict:
     """One manifest entry for a file written in good faith (it may hold malformed rows)."""
-    return {"name": path.relative_to(out_dir).as_posix(), "rows": int(rows),
-            "malformed_rows": malformed_rows or []}
+    return {
+        "name": path.relative_to(out_dir).as_posix(),
+        "rows": int(rows),
+        "malformed_rows": malformed_rows or [],
+    }
 
 
 def write_csv(path: Path, df: pl.DataFrame, raw_after: dict[int, str] | None = None) -> None:
@@ -18,6 +21,8 @@ def write_csv(path: Path, df: pl.DataFrame, raw_after: dict[int, str] | None = N
     data row ``i`` (0-based; -1 = right after the header), for rows a DataFrame cannot hold."""
     path.parent.mkdir(parents=True, exist_ok=True)
     raw_after = raw_after or {}
+    # an empty value is written as nothing, not as a quoted empty string
+    df = df.with_columns(pl.col(pl.Utf8).replace("", None))
     with open(path, "wb") as fh:
         fh.write((",".join(df.columns) + "\n").encode())
         start = 0
@@ -34,8 +39,9 @@ def write_csv(path: Path, df: pl.DataFrame, raw_after: dict[int, str] | None = N
 
 def add_loc(df: pl.DataFrame, locs: pl.DataFrame, on: str, prefix: str) -> pl.DataFrame:
     cols = ["locode", "city", "subdivision", "country", "time_zone", "postcode"]
-    sel = locs.select(pl.col("loc_idx").cast(pl.Int64).alias(on),
-                      *[pl.col(c).alias(f"{prefix}{c}") for c in cols])
+    sel = locs.select(
+        pl.col("loc_idx").cast(pl.Int64).alias(on), *[pl.col(c).alias(f"{prefix}{c}") for c in cols]
+    )
     return df.join(sel, on=on, how="left", maintain_order="left")
 
 
@@ -50,5 +56,9 @@ def dec(expr: pl.Expr, places: int = 2) -> pl.Expr:
         return scaled.cast(pl.Utf8)
     sign = pl.when(scaled < 0).then(pl.lit("-")).otherwise(pl.lit(""))
     a = scaled.abs()
-    return pl.concat_str(sign, (a // 10**places).cast(pl.Utf8), pl.lit("."),
-                         (a % 10**places).cast(pl.Utf8).str.zfill(places))
+    return pl.concat_str(
+        sign,
+        (a // 10**places).cast(pl.Utf8),
+        pl.lit("."),
+        (a % 10**places).cast(pl.Utf8).str.zfill(places),
+    )

@@ -7,7 +7,12 @@ source as (
 renamed as (
     select
         -- ids
-        {{ clean_string('event_id') }} as carrier_event_id,
+        -- The sender's event id identifies a corrected re-send (same id, new time); without one,
+        -- the event is identified by what it says (DESIGN.md section 4: deterministic hash).
+        coalesce(
+            {{ clean_string('event_id') }},
+            {{ surrogate_key(['shipment_id', 'carrier_code', 'event_code', 'event_time']) }}
+        ) as carrier_event_id,
         {{ clean_string('shipment_id') }} as shipment_id,
         {{ clean_code('carrier_code') }} as carrier_code,
 
@@ -32,12 +37,12 @@ renamed as (
 ),
 
 deduped as (
-    {{ dedupe_latest('renamed', ['shipment_id', 'carrier_code', 'event_code', 'event_local', 'event_utc_offset_minutes']) }}
+    {{ dedupe_latest('renamed', ['carrier_code', 'carrier_event_id']) }}
 ),
 
 keyed as (
     select
-        {{ surrogate_key(['shipment_id', 'carrier_code', 'event_code', 'event_local', 'event_utc_offset_minutes']) }}
+        {{ surrogate_key(['carrier_code', 'carrier_event_id']) }}
             as shipment_status_event_id,
         deduped.*
     from deduped

@@ -1,0 +1,1 @@
+"""One writer module per landing format (X12, DCSA/parcel JSON and CSV events, tabular CSV)."""

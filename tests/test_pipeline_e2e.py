@@ -1,0 +1,201 @@
+"""`waybill generate` + `waybill run` end to end, checked against the generator's ground truth.
+
+The generator and the loader were written independently; the manifest says what was planted
+(files, rows, malformed rows and files, re-sent copies), and the warehouse must agree exactly.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.contracts import FEEDS
+from tests.conftest import waybill
+
+pytestmark = pytest.mark.slow
+
+
+def connect(pipeline_run) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(pipeline_run["settings"].warehouse), read_only=True)
+
+
+def landing_name(pipeline_run, source_file: str) -> str:
+    return str(Path(source_file).relative_to(pipeline_run["settings"].landing))
+
+
+def test_every_feed_loads_and_quarantines_exactly_what_the_manifest_planted(pipeline_run):
+    feeds = pipeline_run["manifest"]["feeds"]
+    assert set(feeds) == set(FEEDS)
+    con = connect(pipeline_run)
+    got = {
+        feed: (loaded, quarantined)
+        for feed, loaded, quarantined in con.execute(
+            "select feed, sum(rows_loaded), sum(rows_quarantined) from meta.load_log group by feed"
+        ).fetchall()
+    }
+    expected = {
+        name: (f["expected_rows_loaded"], f["expected_rows_quarantined"]) for name, f in feeds.items()
+    }
+    assert got == expected
+    for name, feed in FEEDS.items():
+        in_raw = con.execute(f"select count(*) from raw.{feed.table}").fetchall()[0][0]
+        assert in_raw == feeds[name]["expected_rows_loaded"], name
+
+
+def test_each_file_reconciles_and_the_planted_bad_rows_are_quarantined_where_they_are(pipeline_run):
+    con = connect(pipeline_run)
+    log = {
+        landing_name(pipeline_run, src): (status, read, loaded, quarantined)
+        for src, status, read, loaded, quarantined in con.execute(
+            "select source_file, status, rows_read, rows_loaded, rows_quarantined from meta.load_log"
+        ).fetchall()
+    }
+    quarantined = {
+        (landing_name(pipeline_run, src), row) for src, row in con.execute(
+            "select source_file, row_number from meta.quarantine where row_number > 0"
+        ).fetchall()
+    }
+    for name, feed in pipeline_run["manifest"]["feeds"].items():
+        for f in feed["files"]:
+            status, read, loaded, bad = log[f["name"]]
+            assert read == f["rows"] == loaded + bad, (name, f["name"])
+            assert bad == len(f["malformed_rows"]), (name, f["name"])
+            for row in f["malformed_rows"]:
+                assert (f["name"], row["row_number"]) in quarantined, (f["name"], row)
+
+
+def test_malformed_files_are_reported_with_a_reason_and_resent_copies_skipped(pipeline_run):
+    con = connect(pipeline_run)
+    failed = {
+        landing_name(pipeline_run, src): error
+        for src, error in con.execute(
+            "select source_file, error from meta.load_log where status = 'FAILED'"
+        ).fetchall()
+    }
+    planted = {
+        m["name"]: m for feed in pipeline_run["manifest"]["feeds"].values()
+        for m in feed["malformed_files"]
+    }
+    assert set(failed) == set(planted)
+    assert all(error and len(error) > 20 for error in failed.values())
+    file_level = con.execute(
+        "select count(*) from meta.quarantine where rule = 'file'"
+    ).fetchall()[0][0]
+    assert file_level == len(planted)
+    copies = [d for feed in pipeline_run["manifest"]["feeds"].values() for d in feed["duplicate_files"]]
+    assert copies, "the generator plants at least one byte-identical re-sent file"
+    logged = {landing_name(pipeline_run, s) for (s,) in con.execute("select source_file from meta.load_log").fetchall()}
+    for copy in copies:
+        name = copy["name"] if isinstance(copy, dict) else copy
+        assert name not in logged
+
+
+def test_staging_holds_one_row_per_business_record_of_the_true_world(pipeline_run):
+    truth = pipeline_run["manifest"]["orders"]
+    con = connect(pipeline_run)
+
+    def one(sql: str) -> int:
+        return con.execute(sql).fetchall()[0][0]
+
+    assert one("select count(*) from staging.stg_oms__order_lines") == truth["order_lines"]
+    assert one("select count(distinct order_id) from staging.stg_oms__order_lines") == truth["orders"]
+    assert one("select sum(quantity_ordered) from staging.stg_oms__order_lines") == truth["units_ordered"]
+    assert one("select count(*) from staging.stg_oms__shipment_lines") == truth["shipment_lines"]
+    assert one("select count(distinct shipment_id) from staging.stg_oms__shipment_lines") == truth["shipments"]
+    assert one("select sum(quantity_shipped) from staging.stg_oms__shipment_lines") == truth["units_shipped"]
+
+
+EVENT_STAGING = {
+    "x12_214": "stg_x12__shipment_status_events",
+    "dcsa": "stg_dcsa__events",
+    "csv_events": "stg_carrier_csv__shipment_status_events",
+}
+
+
+def test_staging_collapses_resent_corrected_and_retracted_events_to_one_row_each(pipeline_run):
+    """Re-sent copies, corrections (same id, later version) and DCSA retractions (same eventID)
+    each leave one row in staging: loaded rows minus the copies the generator planted."""
+    con = connect(pipeline_run)
+    feeds = pipeline_run["manifest"]["feeds"]
+    for feed, model in EVENT_STAGING.items():
+        planted = feeds[feed]["planted"]["events"]
+        expected = feeds[feed]["expected_rows_loaded"] - sum(
+            planted.get(k, 0) for k in ("resent", "correction", "retraction")
+        )
+        got = con.execute(f"select count(*) from staging.{model}").fetchall()[0][0]
+        assert got == expected, feed
+    # the corrected CSV events carry the corrected (later) version
+    assert con.execute(
+        "select count(*) from staging.stg_carrier_csv__shipment_status_events "
+        "where _versions_received > 1"
+    ).fetchall()[0][0] >= feeds["csv_events"]["planted"]["events"]["correction"]
+
+
+def test_the_snapshot_is_published_with_staging_and_the_load_log(pipeline_run):
+    snap = duckdb.connect(str(pipeline_run["settings"].snapshot), read_only=True)
+    tables = {f"{s}.{t}" for s, t in snap.execute(
+        "select schema_name, table_name from duckdb_tables()").fetchall()}
+    assert {"meta.load_log", "meta.quarantine", "meta.snapshot_info",
+            "staging.stg_oms__order_lines", "reference.ref_locations"} <= tables
+    assert snap.execute("select count(*) from staging.stg_oms__order_lines").fetchall()[0][0] == (
+        pipeline_run["manifest"]["orders"]["order_lines"])
+
+
+def warehouse_counts(settings) -> dict:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        counts = {f"raw.{f.table}": con.execute(f"select count(*) from raw.{f.table}").fetchall()[0][0]
+                  for f in FEEDS.values()}
+        for t in ("meta.load_log", "meta.quarantine"):
+            counts[t] = con.execute(f"select count(*) from {t}").fetchall()[0][0]
+        return counts
+    finally:
+        con.close()
+
+
+def test_a_second_run_changes_no_counts(pipeline_run):
+    before = warehouse_counts(pipeline_run["settings"])
+    run = waybill("run", "--quiet", data_dir=pipeline_run["data_dir"])
+    assert run.returncode == 0, run.stderr[-5000:]
+    assert warehouse_counts(pipeline_run["settings"]) == before
+
+
+def test_garbage_dropped_into_every_landing_folder_is_quarantined_and_the_run_succeeds(
+    pipeline_run, tmp_path
+):
+    data_dir = tmp_path / "copy"
+    shutil.copytree(pipeline_run["data_dir"], data_dir, ignore=shutil.ignore_patterns("dagster_home"))
+    landing = data_dir / "landing"
+    garbage = b"\x89PNG\r\n\x1a\n not a feed at all \xff\xfe" * 50
+    dropped = {}
+    for name, feed in FEEDS.items():
+        suffix = feed.patterns[0].lstrip("*")
+        path = landing / feed.folder / f"zz_garbage_{name}{suffix}"
+        path.write_bytes(garbage + name.encode())  # distinct bytes per feed, so none is a copy
+        dropped[name] = path
+    before = warehouse_counts(pipeline_run["settings"])
+    run = waybill("run", "--quiet", data_dir=data_dir)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    con = duckdb.connect(str(data_dir / "warehouse" / "waybill.duckdb"), read_only=True)
+    for name, path in dropped.items():
+        rows = con.execute(
+            "select l.status, l.error, q.reason from meta.load_log as l "
+            "inner join meta.quarantine as q using (load_id) where l.source_file = ?",
+            [str(path)],
+        ).fetchall()
+        assert len(rows) == 1, name
+        status, error, reason = rows[0]
+        assert status == "FAILED" and error and reason.startswith("the whole file was skipped"), name
+        assert path.name in run.stdout, f"the run summary names {path.name}"
+    after = {k: v for k, v in warehouse_counts(data_dir_settings(data_dir)).items()}
+    assert {k: v for k, v in after.items() if k.startswith("raw.")} == {
+        k: v for k, v in before.items() if k.startswith("raw.")}
+
+
+def data_dir_settings(data_dir: Path):
+    from waybill.settings import load_settings
+
+    return load_settings(data_dir)
