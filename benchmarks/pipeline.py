@@ -48,7 +48,10 @@ def bench(orders: int, seed: int, keep: Path | None) -> list[str]:
     waybill = [sys.executable, "-m", "waybill.cli"]
     rows = []
     steps = [
-        ("generate", [*waybill, "generate", "--orders", str(orders), "--seed", str(seed), "--quiet"]),
+        (
+            "generate",
+            [*waybill, "generate", "--orders", str(orders), "--seed", str(seed), "--quiet"],
+        ),
         ("run (first, full load)", [*waybill, "run", "--quiet"]),
         ("run (again, nothing new)", [*waybill, "run", "--quiet"]),
     ]
@@ -59,8 +62,10 @@ def bench(orders: int, seed: int, keep: Path | None) -> list[str]:
         rows.append(line)
         if rc:
             break
-    print(f"landing: {du_mb(data_dir / 'landing'):,.0f} MB, warehouse: "
-          f"{du_mb(data_dir / 'warehouse'):,.0f} MB, snapshot: {du_mb(data_dir / 'serving'):,.0f} MB")
+    print(
+        f"landing: {du_mb(data_dir / 'landing'):,.0f} MB, warehouse: "
+        f"{du_mb(data_dir / 'warehouse'):,.0f} MB, snapshot: {du_mb(data_dir / 'serving'):,.0f} MB"
+    )
     if keep is None:
         shutil.rmtree(data_dir, ignore_errors=True)
     return rows
@@ -72,7 +77,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="data dir to keep (one scale only)")
     args = parser.parse_args()
-    print(f"# {platform.node()} {platform.machine()} cpus={os.cpu_count()} python={platform.python_version()}")
+    print(
+        f"# {platform.node()} {platform.machine()} cpus={os.cpu_count()} python={platform.python_version()}"
+    )
     print("| orders | step | wall time | peak memory | result |\n|---|---|---|---|---|")
     for n in args.orders or [10_000]:
         bench(n, args.seed, args.keep)

@@ -13,7 +13,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 st.set_page_config(page_title="waybill", page_icon=":package:", layout="wide")
 
 pages = [
-    st.Page("app_pages/pipeline.py", title="Pipeline and data quality", icon=":material/fact_check:",
-            default=True),
+    st.Page(
+        "app_pages/pipeline.py",
+        title="Pipeline and data quality",
+        icon=":material/fact_check:",
+        default=True,
+    ),
 ]
 st.navigation(pages).run()

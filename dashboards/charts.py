@@ -11,7 +11,11 @@ def rows_by_feed(summary: pl.DataFrame):
         index="feed", variable_name="outcome", value_name="rows"
     )
     fig = px.bar(
-        long.to_pandas(), x="feed", y="rows", color="outcome", barmode="stack",
+        long.to_pandas(),
+        x="feed",
+        y="rows",
+        color="outcome",
+        barmode="stack",
         labels={"feed": "Feed", "rows": "Rows", "outcome": "Outcome"},
         title="Rows per feed: loaded vs quarantined",
         color_discrete_map={"rows_loaded": "#2E7D32", "rows_quarantined": "#C62828"},

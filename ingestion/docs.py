@@ -1,6 +1,6 @@
 """Render docs/feeds.md from the contracts, so the docs cannot drift from the code.
 
-    python -m ingestion.docs > docs/feeds.md
+python -m ingestion.docs > docs/feeds.md
 """
 
 from __future__ import annotations

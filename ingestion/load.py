@@ -60,9 +60,7 @@ _TYPE_OK = {
     ),
     "date": r"regexp_full_match($V, '\d{4}-\d{2}-\d{2}') and try_cast($V as date) is not null",
     "date8": r"regexp_full_match($V, '\d{8}') and try_strptime($V, '%Y%m%d') is not null",
-    "time4": (
-        r"regexp_full_match($V, '([01]\d|2[0-3])[0-5]\d([0-5]\d)?')"
-    ),
+    "time4": (r"regexp_full_match($V, '([01]\d|2[0-3])[0-5]\d([0-5]\d)?')"),
     "bool": "lower($V) in ('true', 'false', 't', 'f', '1', '0', 'y', 'n', 'yes', 'no')",
 }
 
@@ -77,40 +75,51 @@ def _checks(fld: Field) -> list[tuple[str, str, str]]:
     if fld.required:
         checks.append(("$V is null", "required", f"{fld.name} is required but empty"))
     if fld.type != "string":
-        checks.append((
-            f"$V is not null and not ({_TYPE_OK[fld.type]})",
-            f"type:{fld.type}",
-            f"{fld.name} must be {_EXAMPLES[fld.type]}",
-        ))
+        checks.append(
+            (
+                f"$V is not null and not ({_TYPE_OK[fld.type]})",
+                f"type:{fld.type}",
+                f"{fld.name} must be {_EXAMPLES[fld.type]}",
+            )
+        )
     if fld.values is not None:
         allowed = ", ".join(_sql_str(x) for x in fld.values)
-        checks.append((
-            f"$V is not null and $V not in ({allowed})",
-            "allowed_values",
-            f"{fld.name} must be one of {', '.join(fld.values)}",
-        ))
+        checks.append(
+            (
+                f"$V is not null and $V not in ({allowed})",
+                "allowed_values",
+                f"{fld.name} must be one of {', '.join(fld.values)}",
+            )
+        )
     if fld.reference is not None:
         allowed = ", ".join(_sql_str(x) for x in sorted(reference_values(fld.reference)))
-        label = {"currency": "an ISO 4217 currency code", "country": "an ISO 3166-1 alpha-2 country code"}
-        checks.append((
-            f"$V is not null and $V not in ({allowed})",
-            f"reference:{fld.reference}",
-            f"{fld.name} must be {label[fld.reference]}",
-        ))
+        label = {
+            "currency": "an ISO 4217 currency code",
+            "country": "an ISO 3166-1 alpha-2 country code",
+        }
+        checks.append(
+            (
+                f"$V is not null and $V not in ({allowed})",
+                f"reference:{fld.reference}",
+                f"{fld.name} must be {label[fld.reference]}",
+            )
+        )
     if fld.min is not None:
         cast = "bigint" if fld.type == "int" else "double"
-        checks.append((
-            f"$V is not null and ({_TYPE_OK[fld.type]}) and cast($V as {cast}) < {fld.min}",
-            f"min:{fld.min:g}",
-            f"{fld.name} must be at least {fld.min:g}",
-        ))
+        checks.append(
+            (
+                f"$V is not null and ({_TYPE_OK[fld.type]}) and cast($V as {cast}) < {fld.min}",
+                f"min:{fld.min:g}",
+                f"{fld.name} must be at least {fld.min:g}",
+            )
+        )
     return checks
 
 
 def _error_list_sql(feed: Feed) -> str:
     items = []
     for fld in feed.fields:
-        v = f'nullif(trim("{fld.name}"), \'\')'
+        v = f"nullif(trim(\"{fld.name}\"), '')"
         for cond, rule, sentence in _checks(fld):
             items.append(
                 f"case when {cond.replace('$V', v)} then {{'field': {_sql_str(fld.name)}, "
@@ -124,7 +133,9 @@ def _error_list_sql(feed: Feed) -> str:
 
 def _prepare_incoming(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
     """Add missing optional contract columns as nulls and the per-row error list."""
-    have = {c for (c,) in con.execute(f"select name from pragma_table_info('{INCOMING}')").fetchall()}
+    have = {
+        c for (c,) in con.execute(f"select name from pragma_table_info('{INCOMING}')").fetchall()
+    }
     for name in feed.field_names:
         if name not in have:
             con.execute(f'alter table {INCOMING} add column "{name}" varchar')
@@ -167,8 +178,17 @@ class LoadReport:
     def by_feed(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for f in self.files:
-            s = out.setdefault(f.feed, {"files": 0, "skipped": 0, "failed": 0, "rows_read": 0,
-                                        "rows_loaded": 0, "rows_quarantined": 0})
+            s = out.setdefault(
+                f.feed,
+                {
+                    "files": 0,
+                    "skipped": 0,
+                    "failed": 0,
+                    "rows_read": 0,
+                    "rows_loaded": 0,
+                    "rows_quarantined": 0,
+                },
+            )
             s["files"] += 1
             s["skipped"] += f.status == "SKIPPED"
             s["failed"] += f.status == "FAILED"
@@ -208,14 +228,21 @@ def _parse(feed: Feed, path: Path, con: duckdb.DuckDBPyConnection) -> ParsedFile
     if feed.format == "ecb_fx_csv":
         return ecb_fx.parse(path, con, INCOMING)
     if feed.format == "order_file":
-        reader = {".xlsx": order_file.parse_xlsx, ".parquet": order_file.parse_parquet,
-                  ".json": order_file.parse_json}[path.suffix.lower()]
+        reader = {
+            ".xlsx": order_file.parse_xlsx,
+            ".parquet": order_file.parse_parquet,
+            ".json": order_file.parse_json,
+        }[path.suffix.lower()]
         parsed = reader(path, required)
     else:
         from ingestion.parsers import dcsa, parcel, x12
 
-        reader = {"x12_214": x12.parse_214, "x12_210": x12.parse_210,
-                  "dcsa_json": dcsa.parse, "parcel_json": parcel.parse}[feed.format]
+        reader = {
+            "x12_214": x12.parse_214,
+            "x12_210": x12.parse_210,
+            "dcsa_json": dcsa.parse,
+            "parcel_json": parcel.parse,
+        }[feed.format]
         parsed = reader(path)
     df = parsed.rows
     keep = [c for c in df.columns if c in feed.field_names] + ["_row_number", "_position"]
@@ -229,7 +256,10 @@ def _parse(feed: Feed, path: Path, con: duckdb.DuckDBPyConnection) -> ParsedFile
 
 
 def load_file(
-    con: duckdb.DuckDBPyConnection, feed: Feed, path: Path, run_id: str | None = None,
+    con: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    path: Path,
+    run_id: str | None = None,
     sha: str | None = None,
 ) -> FileResult:
     """Load one file in one transaction. Never raises for bad content; returns what happened."""
@@ -242,12 +272,24 @@ def load_file(
     try:
         parsed = _parse(feed, path, con)
     except MalformedFileError as exc:
-        return _record_failure(con, feed, path, sha, load_id, run_id, started, exc.position,
-                               exc.rule, result, t0)
+        return _record_failure(
+            con, feed, path, sha, load_id, run_id, started, exc.position, exc.rule, result, t0
+        )
     except (KeyError, ValueError, OSError, duckdb.Error, pl.exceptions.PolarsError) as exc:
         # A parser bug or an unforeseen shape must not stop the other files: record and go on.
-        return _record_failure(con, feed, path, sha, load_id, run_id, started, "file",
-                               f"could not be parsed ({type(exc).__name__}: {exc})", result, t0)
+        return _record_failure(
+            con,
+            feed,
+            path,
+            sha,
+            load_id,
+            run_id,
+            started,
+            "file",
+            f"could not be parsed ({type(exc).__name__}: {exc})",
+            result,
+            t0,
+        )
 
     _prepare_incoming(con, feed)
     fields = ", ".join(f'nullif(trim("{n}"), \'\') as "{n}"' for n in feed.field_names)
@@ -273,8 +315,19 @@ def load_file(
             con.executemany(
                 "insert into meta.quarantine values (?, ?, ?, ?, ?, ?, ?, ?, 'structure', ?, ?, ?)",
                 [
-                    [load_id, feed.name, source, sha, r.row_number, r.position, r.field, r.value,
-                     r.rule, r.record, started]
+                    [
+                        load_id,
+                        feed.name,
+                        source,
+                        sha,
+                        r.row_number,
+                        r.position,
+                        r.field,
+                        r.value,
+                        r.rule,
+                        r.record,
+                        started,
+                    ]
                     for r in parsed.rejects
                 ],
             )
@@ -290,7 +343,9 @@ def load_file(
                 f"{result.rows_quarantined}; a parser lost rows"
             )
         result.status = "LOADED_WITH_QUARANTINE" if result.rows_quarantined else "LOADED"
-        _write_log(con, feed, path, sha, load_id, run_id, started, result, "; ".join(parsed.notes) or None)
+        _write_log(
+            con, feed, path, sha, load_id, run_id, started, result, "; ".join(parsed.notes) or None
+        )
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -302,9 +357,22 @@ def load_file(
 def _write_log(con, feed, path, sha, load_id, run_id, started, result, notes) -> None:
     con.execute(
         "insert into meta.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [load_id, run_id, feed.name, str(path), sha, path.stat().st_size, result.status,
-         result.rows_read, result.rows_loaded, result.rows_quarantined, result.error, notes,
-         started, datetime.now(UTC).replace(tzinfo=None)],
+        [
+            load_id,
+            run_id,
+            feed.name,
+            str(path),
+            sha,
+            path.stat().st_size,
+            result.status,
+            result.rows_read,
+            result.rows_loaded,
+            result.rows_quarantined,
+            result.error,
+            notes,
+            started,
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
     )
 
 
@@ -313,8 +381,15 @@ def _record_failure(con, feed, path, sha, load_id, run_id, started, position, ru
     con.execute("begin transaction")
     con.execute(
         "insert into meta.quarantine values (?, ?, ?, ?, 0, ?, null, null, 'file', ?, null, ?)",
-        [load_id, feed.name, str(path), sha, position,
-         f"the whole file was skipped: {rule}", started],
+        [
+            load_id,
+            feed.name,
+            str(path),
+            sha,
+            position,
+            f"the whole file was skipped: {rule}",
+            started,
+        ],
     )
     _write_log(con, feed, path, sha, load_id, run_id, started, result, None)
     con.execute("commit")

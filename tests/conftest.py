@@ -29,8 +29,12 @@ def waybill(*args: str, data_dir: Path, timeout: int = 900) -> subprocess.Comple
     env = os.environ | {"WAYBILL_DATA_DIR": str(data_dir)}
     env.pop("DAGSTER_HOME", None)
     return subprocess.run(
-        [sys.executable, "-m", "waybill.cli", *args], cwd=PROJECT_ROOT, env=env,
-        capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "waybill.cli", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -38,8 +42,15 @@ def waybill(*args: str, data_dir: Path, timeout: int = 900) -> subprocess.Comple
 def pipeline_run(tmp_path_factory, dbt_manifest):
     """Generate a small data set into an empty data dir and run the whole pipeline once."""
     data_dir = tmp_path_factory.mktemp("e2e")
-    gen = waybill("generate", "--orders", str(E2E_ORDERS), "--seed", str(E2E_SEED), "--quiet",
-                  data_dir=data_dir)
+    gen = waybill(
+        "generate",
+        "--orders",
+        str(E2E_ORDERS),
+        "--seed",
+        str(E2E_SEED),
+        "--quiet",
+        data_dir=data_dir,
+    )
     assert gen.returncode == 0, gen.stdout + gen.stderr
     run = waybill("run", "--quiet", data_dir=data_dir)
     assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-8000:]

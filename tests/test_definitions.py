@@ -47,7 +47,9 @@ def test_the_asset_graph_matches_the_snapshot(dbt_manifest):
     assert lines == SNAPSHOT.read_text().splitlines()
 
 
-def test_lineage_runs_from_every_landing_folder_through_raw_and_staging_to_the_snapshot(dbt_manifest):
+def test_lineage_runs_from_every_landing_folder_through_raw_and_staging_to_the_snapshot(
+    dbt_manifest,
+):
     from ingestion.contracts import FEEDS
     from orchestration.definitions import defs
 

@@ -39,25 +39,35 @@ def con(tmp_path: Path):
 
 def quarantine(con) -> list[dict]:
     return frame(
-        con, "select row_number, position, field, value, rule, reason from meta.quarantine order by row_number"
+        con,
+        "select row_number, position, field, value, rule, reason from meta.quarantine order by row_number",
     ).to_dicts()
 
 
 def test_good_and_bad_rows_of_a_csv_are_split_with_the_broken_rule_named(landing, con):
-    write(landing, "returns", "r.csv", "\n".join([
-        RETURNS_HEADER,
-        "RMA1,O1,1,2,DAMAGED,2026-10-01T10:00:00+02:00",
-        "RMA2,O1,2,-1,DAMAGED,2026-10-01T10:00:00+02:00",   # negative quantity
-        "RMA3,O2,1,1,BROKEN,2026-10-01T10:00:00Z",           # reason outside the value set
-        "RMA4,O3,1,1",                                        # too few fields
-        "RMA5,O3,1,1,NOT_WANTED,2026/10/02",                  # not ISO 8601
-        "RMA6,O4,1,3,DEFECT,2026-10-03 08:00:00-05:00",
-    ]) + "\n")
+    write(
+        landing,
+        "returns",
+        "r.csv",
+        "\n".join(
+            [
+                RETURNS_HEADER,
+                "RMA1,O1,1,2,DAMAGED,2026-10-01T10:00:00+02:00",
+                "RMA2,O1,2,-1,DAMAGED,2026-10-01T10:00:00+02:00",  # negative quantity
+                "RMA3,O2,1,1,BROKEN,2026-10-01T10:00:00Z",  # reason outside the value set
+                "RMA4,O3,1,1",  # too few fields
+                "RMA5,O3,1,1,NOT_WANTED,2026/10/02",  # not ISO 8601
+                "RMA6,O4,1,3,DEFECT,2026-10-03 08:00:00-05:00",
+            ]
+        )
+        + "\n",
+    )
     report = load_landing(con, landing)
     [f] = report.files
     assert (f.rows_read, f.rows_loaded, f.rows_quarantined) == (6, 2, 4)
     assert con.execute("select rma_number, _row_number from raw.returns order by 2").fetchall() == [
-        ("RMA1", 2), ("RMA6", 7)
+        ("RMA1", 2),
+        ("RMA6", 7),
     ]
     q = quarantine(con)
     assert [(r["row_number"], r["field"], r["rule"]) for r in q] == [
@@ -69,12 +79,16 @@ def test_good_and_bad_rows_of_a_csv_are_split_with_the_broken_rule_named(landing
     assert "got '-1'" in q[0]["reason"] and "at least 1" in q[0]["reason"]
     assert "ISO 8601 with a UTC offset" in q[3]["reason"]
     assert q[2]["position"] == "line 5"
-    log = con.execute("select status, rows_read, rows_loaded, rows_quarantined from meta.load_log").fetchall()
+    log = con.execute(
+        "select status, rows_read, rows_loaded, rows_quarantined from meta.load_log"
+    ).fetchall()
     assert log == [("LOADED_WITH_QUARANTINE", 6, 2, 4)]
 
 
 def test_loading_the_same_files_twice_changes_nothing(landing, con):
-    write(landing, "returns", "r.csv", RETURNS_HEADER + "\nRMA1,O1,1,2,DAMAGED,2026-10-01T10:00:00Z\n")
+    write(
+        landing, "returns", "r.csv", RETURNS_HEADER + "\nRMA1,O1,1,2,DAMAGED,2026-10-01T10:00:00Z\n"
+    )
     load_landing(con, landing)
     before = con.execute("select count(*) from raw.returns").fetchall()
     report = load_landing(con, landing)
@@ -84,7 +98,9 @@ def test_loading_the_same_files_twice_changes_nothing(landing, con):
 
 
 def test_a_byte_identical_copy_under_another_name_is_skipped(landing, con):
-    path = write(landing, "returns", "a.csv", RETURNS_HEADER + "\nRMA1,O1,1,2,DAMAGED,2026-10-01T10:00:00Z\n")
+    path = write(
+        landing, "returns", "a.csv", RETURNS_HEADER + "\nRMA1,O1,1,2,DAMAGED,2026-10-01T10:00:00Z\n"
+    )
     shutil.copy(path, path.with_name("b.csv"))
     report = load_landing(con, landing)
     assert [f.status for f in report.files] == ["LOADED", "SKIPPED"]
@@ -92,11 +108,17 @@ def test_a_byte_identical_copy_under_another_name_is_skipped(landing, con):
 
 
 def test_a_corrected_resend_is_loaded_as_a_later_version_of_the_same_key(landing, con):
-    write(landing, "returns", "a.csv", RETURNS_HEADER + "\nRMA1,O1,1,2,DAMAGED,2026-10-01T10:00:00Z\n")
+    write(
+        landing, "returns", "a.csv", RETURNS_HEADER + "\nRMA1,O1,1,2,DAMAGED,2026-10-01T10:00:00Z\n"
+    )
     load_landing(con, landing)
-    write(landing, "returns", "b.csv", RETURNS_HEADER + "\nRMA1,O1,1,1,DEFECT,2026-10-01T10:00:00Z\n")
+    write(
+        landing, "returns", "b.csv", RETURNS_HEADER + "\nRMA1,O1,1,1,DEFECT,2026-10-01T10:00:00Z\n"
+    )
     load_landing(con, landing)
-    rows = con.execute("select quantity, reason, _load_id from raw.returns order by _load_id").fetchall()
+    rows = con.execute(
+        "select quantity, reason, _load_id from raw.returns order by _load_id"
+    ).fetchall()
     assert [(q, r) for q, r, _ in rows] == [("2", "DAMAGED"), ("1", "DEFECT")]
     assert rows[1][2] > rows[0][2]  # staging keeps the highest _load_id
 
@@ -110,9 +132,16 @@ def test_a_corrected_resend_is_loaded_as_a_later_version_of_the_same_key(landing
     ],
     ids=["empty file", "header lacks required columns", "binary garbage"],
 )
-def test_an_unreadable_csv_is_reported_and_the_next_file_still_loads(landing, con, content, expected):
+def test_an_unreadable_csv_is_reported_and_the_next_file_still_loads(
+    landing, con, content, expected
+):
     write(landing, "returns", "a_bad.csv", content)
-    write(landing, "returns", "b_good.csv", RETURNS_HEADER + "\nRMA1,O1,1,2,DAMAGED,2026-10-01T10:00:00Z\n")
+    write(
+        landing,
+        "returns",
+        "b_good.csv",
+        RETURNS_HEADER + "\nRMA1,O1,1,2,DAMAGED,2026-10-01T10:00:00Z\n",
+    )
     report = load_landing(con, landing)
     assert [f.status for f in report.files] == ["FAILED", "LOADED"]
     assert expected in report.files[0].error
@@ -122,52 +151,88 @@ def test_an_unreadable_csv_is_reported_and_the_next_file_still_loads(landing, co
 
 
 def test_a_latin1_csv_is_read_and_a_utf8_bom_is_ignored(landing, con):
-    write(landing, "carriers", "latin1.csv", "carrier_code,carrier_name\nGEO,Géodis\n".encode("latin-1"))
-    write(landing, "carriers", "bom.csv", "\ufeffcarrier_code,carrier_name\nDBS,Schenker\n".encode("utf-8"))
+    write(
+        landing,
+        "carriers",
+        "latin1.csv",
+        "carrier_code,carrier_name\nGEO,Géodis\n".encode("latin-1"),
+    )
+    write(
+        landing,
+        "carriers",
+        "bom.csv",
+        "\ufeffcarrier_code,carrier_name\nDBS,Schenker\n".encode("utf-8"),
+    )
     report = load_landing(con, landing)
     assert {f.status for f in report.files} == {"LOADED"}
-    assert sorted(con.execute("select carrier_code, carrier_name from raw.carriers").fetchall()) == [
-        ("DBS", "Schenker"), ("GEO", "Géodis")
-    ]
+    assert sorted(
+        con.execute("select carrier_code, carrier_name from raw.carriers").fetchall()
+    ) == [("DBS", "Schenker"), ("GEO", "Géodis")]
 
 
 def test_ecb_rates_load_one_row_per_published_cell_and_skip_na(landing, con):
-    write(landing, "fx_rates", "eurofxref-hist.csv",
-          "Date,USD,JPY,CYP,\n"
-          "2026-10-30,1.1612,176.10,N/A,\n"
-          "2026-10-29,1.16x,N/A,N/A,\n"
-          "2026-10-28,1.1590,175.90,N/A,\n")
+    write(
+        landing,
+        "fx_rates",
+        "eurofxref-hist.csv",
+        "Date,USD,JPY,CYP,\n"
+        "2026-10-30,1.1612,176.10,N/A,\n"
+        "2026-10-29,1.16x,N/A,N/A,\n"
+        "2026-10-28,1.1590,175.90,N/A,\n",
+    )
     [f] = load_landing(con, landing).files
     assert (f.rows_read, f.rows_loaded, f.rows_quarantined) == (5, 4, 1)
-    rates = con.execute("select rate_date, currency, rate_per_eur from raw.fx_rates order by 1, 2").fetchall()
-    assert rates == [("2026-10-28", "JPY", "175.90"), ("2026-10-28", "USD", "1.1590"),
-                     ("2026-10-30", "JPY", "176.10"), ("2026-10-30", "USD", "1.1612")]
+    rates = con.execute(
+        "select rate_date, currency, rate_per_eur from raw.fx_rates order by 1, 2"
+    ).fetchall()
+    assert rates == [
+        ("2026-10-28", "JPY", "175.90"),
+        ("2026-10-28", "USD", "1.1590"),
+        ("2026-10-30", "JPY", "176.10"),
+        ("2026-10-30", "USD", "1.1612"),
+    ]
     [q] = quarantine(con)
     assert q["position"] == "line 3, column USD" and q["value"] == "1.16x"
 
 
 ORDER = {
-    "order_id": "SO-1", "customer_id": "C1", "channel": "ECOM",
-    "created_at": "2026-10-01T09:00:00+02:00", "promised_delivery_end": "2026-10-05T18:00:00+02:00",
-    "incoterm": "DAP", "origin_country": "DE", "destination_country": "FR", "currency": "EUR",
+    "order_id": "SO-1",
+    "customer_id": "C1",
+    "channel": "ECOM",
+    "created_at": "2026-10-01T09:00:00+02:00",
+    "promised_delivery_end": "2026-10-05T18:00:00+02:00",
+    "incoterm": "DAP",
+    "origin_country": "DE",
+    "destination_country": "FR",
+    "currency": "EUR",
 }
 LINE = {"line_number": 1, "sku": "SKU-1", "quantity": 3, "unit_price": 9.5, "weight_kg": 1.2}
 
 
 def test_orders_load_the_same_from_json_parquet_and_xlsx(landing, con):
-    write(landing, "orders", "api.json", json.dumps([
-        ORDER | {"lines": [LINE, LINE | {"line_number": 2, "quantity": 0}]},
-        {"order_id": "SO-EMPTY", "lines": []},
-    ]))
+    write(
+        landing,
+        "orders",
+        "api.json",
+        json.dumps(
+            [
+                ORDER | {"lines": [LINE, LINE | {"line_number": 2, "quantity": 0}]},
+                {"order_id": "SO-EMPTY", "lines": []},
+            ]
+        ),
+    )
     flat = pl.DataFrame([ORDER | LINE | {"order_id": "SO-2"}])
     flat.write_parquet(landing / "orders" / "upload.parquet")
     flat.with_columns(order_id=pl.lit("SO-3")).write_excel(landing / "orders" / "upload.xlsx")
     report = load_landing(con, landing)
-    by_file = {Path(f.source_file).name: (f.rows_read, f.rows_loaded, f.rows_quarantined) for f in report.files}
+    by_file = {
+        Path(f.source_file).name: (f.rows_read, f.rows_loaded, f.rows_quarantined)
+        for f in report.files
+    }
     assert by_file == {"api.json": (3, 1, 2), "upload.parquet": (1, 1, 0), "upload.xlsx": (1, 1, 0)}
-    assert sorted(con.execute("select order_id, quantity, unit_price from raw.orders").fetchall()) == [
-        ("SO-1", "3", "9.5"), ("SO-2", "3", "9.5"), ("SO-3", "3", "9.5")
-    ]
+    assert sorted(
+        con.execute("select order_id, quantity, unit_price from raw.orders").fetchall()
+    ) == [("SO-1", "3", "9.5"), ("SO-2", "3", "9.5"), ("SO-3", "3", "9.5")]
     q = quarantine(con)
     assert {r["position"] for r in q} == {"$[0].lines[1]", "$[1]"}
 
@@ -179,11 +244,19 @@ def test_orders_json_that_is_not_json_names_line_and_column(landing, con):
 
 
 def test_the_validator_flags_thousands_separators_and_unknown_currencies():
-    rows = pl.DataFrame({
-        "invoice_number": ["I1", "I2"], "carrier_code": ["X", "X"], "invoice_date": ["2026-01-01"] * 2,
-        "currency": ["USD", "XXY"], "line_number": ["1", "1"], "charge_code": ["FRT", "FRT"],
-        "amount": ["1,234.50", "10.00"], "_row_number": [2, 3], "_position": ["line 2", "line 3"],
-    })
+    rows = pl.DataFrame(
+        {
+            "invoice_number": ["I1", "I2"],
+            "carrier_code": ["X", "X"],
+            "invoice_date": ["2026-01-01"] * 2,
+            "currency": ["USD", "XXY"],
+            "line_number": ["1", "1"],
+            "charge_code": ["FRT", "FRT"],
+            "amount": ["1,234.50", "10.00"],
+            "_row_number": [2, 3],
+            "_position": ["line 2", "line 3"],
+        }
+    )
     checked = validate("carrier_invoices_csv", rows)
     errors = {r["_row_number"]: [e["rule"] for e in r["_errors"]] for r in checked.to_dicts()}
     assert errors == {2: ["type:decimal"], 3: ["reference:currency"]}

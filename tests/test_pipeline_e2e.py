@@ -37,7 +37,8 @@ def test_every_feed_loads_and_quarantines_exactly_what_the_manifest_planted(pipe
         ).fetchall()
     }
     expected = {
-        name: (f["expected_rows_loaded"], f["expected_rows_quarantined"]) for name, f in feeds.items()
+        name: (f["expected_rows_loaded"], f["expected_rows_quarantined"])
+        for name, f in feeds.items()
     }
     assert got == expected
     for name, feed in FEEDS.items():
@@ -54,7 +55,8 @@ def test_each_file_reconciles_and_the_planted_bad_rows_are_quarantined_where_the
         ).fetchall()
     }
     quarantined = {
-        (landing_name(pipeline_run, src), row) for src, row in con.execute(
+        (landing_name(pipeline_run, src), row)
+        for src, row in con.execute(
             "select source_file, row_number from meta.quarantine where row_number > 0"
         ).fetchall()
     }
@@ -76,18 +78,24 @@ def test_malformed_files_are_reported_with_a_reason_and_resent_copies_skipped(pi
         ).fetchall()
     }
     planted = {
-        m["name"]: m for feed in pipeline_run["manifest"]["feeds"].values()
+        m["name"]: m
+        for feed in pipeline_run["manifest"]["feeds"].values()
         for m in feed["malformed_files"]
     }
     assert set(failed) == set(planted)
     assert all(error and len(error) > 20 for error in failed.values())
-    file_level = con.execute(
-        "select count(*) from meta.quarantine where rule = 'file'"
-    ).fetchall()[0][0]
+    file_level = con.execute("select count(*) from meta.quarantine where rule = 'file'").fetchall()[
+        0
+    ][0]
     assert file_level == len(planted)
-    copies = [d for feed in pipeline_run["manifest"]["feeds"].values() for d in feed["duplicate_files"]]
+    copies = [
+        d for feed in pipeline_run["manifest"]["feeds"].values() for d in feed["duplicate_files"]
+    ]
     assert copies, "the generator plants at least one byte-identical re-sent file"
-    logged = {landing_name(pipeline_run, s) for (s,) in con.execute("select source_file from meta.load_log").fetchall()}
+    logged = {
+        landing_name(pipeline_run, s)
+        for (s,) in con.execute("select source_file from meta.load_log").fetchall()
+    }
     for copy in copies:
         name = copy["name"] if isinstance(copy, dict) else copy
         assert name not in logged
@@ -101,11 +109,22 @@ def test_staging_holds_one_row_per_business_record_of_the_true_world(pipeline_ru
         return con.execute(sql).fetchall()[0][0]
 
     assert one("select count(*) from staging.stg_oms__order_lines") == truth["order_lines"]
-    assert one("select count(distinct order_id) from staging.stg_oms__order_lines") == truth["orders"]
-    assert one("select sum(quantity_ordered) from staging.stg_oms__order_lines") == truth["units_ordered"]
+    assert (
+        one("select count(distinct order_id) from staging.stg_oms__order_lines") == truth["orders"]
+    )
+    assert (
+        one("select sum(quantity_ordered) from staging.stg_oms__order_lines")
+        == truth["units_ordered"]
+    )
     assert one("select count(*) from staging.stg_oms__shipment_lines") == truth["shipment_lines"]
-    assert one("select count(distinct shipment_id) from staging.stg_oms__shipment_lines") == truth["shipments"]
-    assert one("select sum(quantity_shipped) from staging.stg_oms__shipment_lines") == truth["units_shipped"]
+    assert (
+        one("select count(distinct shipment_id) from staging.stg_oms__shipment_lines")
+        == truth["shipments"]
+    )
+    assert (
+        one("select sum(quantity_shipped) from staging.stg_oms__shipment_lines")
+        == truth["units_shipped"]
+    )
 
 
 EVENT_STAGING = {
@@ -128,27 +147,41 @@ def test_staging_collapses_resent_corrected_and_retracted_events_to_one_row_each
         got = con.execute(f"select count(*) from staging.{model}").fetchall()[0][0]
         assert got == expected, feed
     # the corrected CSV events carry the corrected (later) version
-    assert con.execute(
-        "select count(*) from staging.stg_carrier_csv__shipment_status_events "
-        "where _versions_received > 1"
-    ).fetchall()[0][0] >= feeds["csv_events"]["planted"]["events"]["correction"]
+    assert (
+        con.execute(
+            "select count(*) from staging.stg_carrier_csv__shipment_status_events "
+            "where _versions_received > 1"
+        ).fetchall()[0][0]
+        >= feeds["csv_events"]["planted"]["events"]["correction"]
+    )
 
 
 def test_the_snapshot_is_published_with_staging_and_the_load_log(pipeline_run):
     snap = duckdb.connect(str(pipeline_run["settings"].snapshot), read_only=True)
-    tables = {f"{s}.{t}" for s, t in snap.execute(
-        "select schema_name, table_name from duckdb_tables()").fetchall()}
-    assert {"meta.load_log", "meta.quarantine", "meta.snapshot_info",
-            "staging.stg_oms__order_lines", "reference.ref_locations"} <= tables
-    assert snap.execute("select count(*) from staging.stg_oms__order_lines").fetchall()[0][0] == (
-        pipeline_run["manifest"]["orders"]["order_lines"])
+    tables = {
+        f"{s}.{t}"
+        for s, t in snap.execute("select schema_name, table_name from duckdb_tables()").fetchall()
+    }
+    assert {
+        "meta.load_log",
+        "meta.quarantine",
+        "meta.snapshot_info",
+        "staging.stg_oms__order_lines",
+        "reference.ref_locations",
+    } <= tables
+    assert (
+        snap.execute("select count(*) from staging.stg_oms__order_lines").fetchall()[0][0]
+        == (pipeline_run["manifest"]["orders"]["order_lines"])
+    )
 
 
 def warehouse_counts(settings) -> dict:
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
-        counts = {f"raw.{f.table}": con.execute(f"select count(*) from raw.{f.table}").fetchall()[0][0]
-                  for f in FEEDS.values()}
+        counts = {
+            f"raw.{f.table}": con.execute(f"select count(*) from raw.{f.table}").fetchall()[0][0]
+            for f in FEEDS.values()
+        }
         for t in ("meta.load_log", "meta.quarantine"):
             counts[t] = con.execute(f"select count(*) from {t}").fetchall()[0][0]
         return counts
@@ -167,7 +200,9 @@ def test_garbage_dropped_into_every_landing_folder_is_quarantined_and_the_run_su
     pipeline_run, tmp_path
 ):
     data_dir = tmp_path / "copy"
-    shutil.copytree(pipeline_run["data_dir"], data_dir, ignore=shutil.ignore_patterns("dagster_home"))
+    shutil.copytree(
+        pipeline_run["data_dir"], data_dir, ignore=shutil.ignore_patterns("dagster_home")
+    )
     landing = data_dir / "landing"
     garbage = b"\x89PNG\r\n\x1a\n not a feed at all \xff\xfe" * 50
     dropped = {}
@@ -188,11 +223,14 @@ def test_garbage_dropped_into_every_landing_folder_is_quarantined_and_the_run_su
         ).fetchall()
         assert len(rows) == 1, name
         status, error, reason = rows[0]
-        assert status == "FAILED" and error and reason.startswith("the whole file was skipped"), name
+        assert status == "FAILED" and error and reason.startswith("the whole file was skipped"), (
+            name
+        )
         assert path.name in run.stdout, f"the run summary names {path.name}"
     after = {k: v for k, v in warehouse_counts(data_dir_settings(data_dir)).items()}
     assert {k: v for k, v in after.items() if k.startswith("raw.")} == {
-        k: v for k, v in before.items() if k.startswith("raw.")}
+        k: v for k, v in before.items() if k.startswith("raw.")
+    }
 
 
 def data_dir_settings(data_dir: Path):

@@ -30,8 +30,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     manifest = generate(out, orders=args.orders, seed=args.seed, progress=not args.quiet)
     elapsed = time.perf_counter() - t0
     files = sum(len(f.get("files", [])) for f in manifest.get("feeds", {}).values())
-    print(f"wrote {files} files for {args.orders:,} orders (seed {args.seed}) to {out} "
-          f"in {elapsed:.1f} s; ground truth in {out / 'manifest.json'}")
+    print(
+        f"wrote {files} files for {args.orders:,} orders (seed {args.seed}) to {out} "
+        f"in {elapsed:.1f} s; ground truth in {out / 'manifest.json'}"
+    )
     return 0
 
 
@@ -85,7 +87,9 @@ def print_summary(settings: Settings, success: bool) -> None:
         ).fetchall()
     finally:
         con.close()
-    print(f"\n{'feed':<22}{'files':>7}{'failed':>8}{'rows read':>12}{'loaded':>12}{'quarantined':>13}")
+    print(
+        f"\n{'feed':<22}{'files':>7}{'failed':>8}{'rows read':>12}{'loaded':>12}{'quarantined':>13}"
+    )
     for feed, files, nfail, read, loaded, quarantined in rows:
         print(f"{feed:<22}{files:>7}{nfail:>8}{read:>12,}{loaded:>12,}{quarantined:>13,}")
     if failed:
@@ -104,9 +108,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def dashboard_command(settings: Settings, port: int) -> list[str]:
     return [
-        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboards" / "app.py"),
-        "--server.port", str(port), "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_ROOT / "dashboards" / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
 
 
@@ -123,8 +135,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if _landing_has_files(settings):
         print(f"landing zone {settings.landing} has files: using them")
     else:
-        print(f"landing zone {settings.landing} is empty: generating {args.orders:,} orders of "
-              "sample feeds")
+        print(
+            f"landing zone {settings.landing} is empty: generating {args.orders:,} orders of "
+            "sample feeds"
+        )
         from generator import generate
 
         generate(settings.landing, orders=args.orders, seed=args.seed, progress=True)
@@ -140,8 +154,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
     prepare_run_environment(settings)
     print(f"Dagster UI on http://localhost:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
     return subprocess.call(
-        [sys.executable, "-m", "dagster", "dev", "-m", "orchestration.definitions",
-         "-p", str(args.port)],
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-m",
+            "orchestration.definitions",
+            "-p",
+            str(args.port),
+        ],
         cwd=PROJECT_ROOT,
     )
 

@@ -20,7 +20,9 @@ import duckdb
 PUBLISHED_SCHEMAS = ("staging", "intermediate", "marts", "reference", "meta")
 
 
-def publish_snapshot(con: duckdb.DuckDBPyConnection, snapshot: Path, run_id: str | None = None) -> dict:
+def publish_snapshot(
+    con: duckdb.DuckDBPyConnection, snapshot: Path, run_id: str | None = None
+) -> dict:
     """Copy the published schemas from the warehouse connection ``con`` into ``snapshot``."""
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     tmp = snapshot.with_name(f".{snapshot.name}.{os.getpid()}.tmp")
@@ -38,7 +40,9 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, snapshot: Path, run_id: str
         for schema in sorted({s for s, _ in tables}):
             con.execute(f'create schema if not exists snap."{schema}"')
         for schema, table in tables:
-            con.execute(f'create table snap."{schema}"."{table}" as select * from "{schema}"."{table}"')
+            con.execute(
+                f'create table snap."{schema}"."{table}" as select * from "{schema}"."{table}"'
+            )
             counts[f"{schema}.{table}"] = con.execute(
                 f'select count(*) from snap."{schema}"."{table}"'
             ).fetchall()[0][0]

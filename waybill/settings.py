@@ -49,8 +49,13 @@ class Settings:
         return self.data_dir / "dbt_target"
 
     def ensure_dirs(self) -> None:
-        for d in (self.landing, self.warehouse.parent, self.serving_dir, self.exports,
-                  self.dagster_home):
+        for d in (
+            self.landing,
+            self.warehouse.parent,
+            self.serving_dir,
+            self.exports,
+            self.dagster_home,
+        ):
             d.mkdir(parents=True, exist_ok=True)
 
     def dbt_env(self) -> dict[str, str]:

@@ -64,8 +64,9 @@ def read_csv(
             nul = fh.read(_SNIFF_BYTES).find(b"\x00")
         if nul >= 0:
             raise MalformedFileError(
-                path, f"byte {nul}", "binary content (a NUL byte): this is not a text file; "
-                "export it as CSV"
+                path,
+                f"byte {nul}",
+                "binary content (a NUL byte): this is not a text file; export it as CSV",
             )
     con.execute("drop table if exists _csv_rejects_scan; drop table if exists _csv_rejects")
     src = str(path).replace("'", "''")
@@ -84,7 +85,9 @@ def read_csv(
         raise MalformedFileError(
             path, "file", f"not a readable delimited text file ({first})"
         ) from exc
-    columns = [c for (c,) in con.execute("select name from pragma_table_info('_csv_read')").fetchall()]
+    columns = [
+        c for (c,) in con.execute("select name from pragma_table_info('_csv_read')").fetchall()
+    ]
     mapping = {normalise_header(c): c for c in columns}
     missing = [c for c in required if c not in mapping]
     if missing:
@@ -124,11 +127,11 @@ def read_csv(
     lines = np.arange(2, total + 2, dtype=np.int64)
     if seen:
         lines = lines[~np.isin(lines, np.fromiter(seen, dtype=np.int64))]
-    line_numbers = pl.DataFrame({"_ord": np.arange(n_accepted, dtype=np.int64), "_row_number": lines[:n_accepted]})
-    con.register("_csv_lines", line_numbers)
-    select = ", ".join(
-        f'"{mapping[c]}" as "{c}"' for c in known if c in mapping
+    line_numbers = pl.DataFrame(
+        {"_ord": np.arange(n_accepted, dtype=np.int64), "_row_number": lines[:n_accepted]}
     )
+    con.register("_csv_lines", line_numbers)
+    select = ", ".join(f'"{mapping[c]}" as "{c}"' for c in known if c in mapping)
     con.execute(
         f"""
         create or replace temp table {target} as

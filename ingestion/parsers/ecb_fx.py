@@ -20,13 +20,19 @@ def parse(path: Path, con: duckdb.DuckDBPyConnection, target: str = "_incoming")
     header = [h.strip() for h in head.splitlines()[0].split(",")] if head else []
     if not header or header[0].lower() != "date":
         raise MalformedFileError(
-            path, "line 1 (header)",
+            path,
+            "line 1 (header)",
             "expected the ECB eurofxref-hist.csv layout: a header starting with 'Date' "
             "followed by currency codes",
         )
     currencies = [h for h in header[1:] if h]
-    parsed = read_csv(path, con, required=["date"], known=["date", *[c.lower() for c in currencies]],
-                      target="_fx_wide")
+    parsed = read_csv(
+        path,
+        con,
+        required=["date"],
+        known=["date", *[c.lower() for c in currencies]],
+        target="_fx_wide",
+    )
     cols = [c.lower() for c in currencies]
     unions = " union all ".join(
         f"select date as rate_date, '{c.upper()}' as currency, \"{c}\" as rate_per_eur, "

@@ -18,13 +18,16 @@ from ingestion.parsers.json_file import as_text, read_json
 LINE_FIELDS = ("line_number", "sku", "quantity", "unit_price", "weight_kg", "volume_m3")
 
 
-def _as_strings(df: pl.DataFrame, path: Path, required: list[str], first_row: int, unit: str) -> ParsedFile:
+def _as_strings(
+    df: pl.DataFrame, path: Path, required: list[str], first_row: int, unit: str
+) -> ParsedFile:
     df = df.rename({c: normalise_header(c) for c in df.columns})
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise MalformedFileError(
-            path, "header", f"required column(s) {', '.join(missing)} missing; found: "
-            f"{', '.join(df.columns[:12])}"
+            path,
+            "header",
+            f"required column(s) {', '.join(missing)} missing; found: {', '.join(df.columns[:12])}",
         )
     df = df.select(pl.all().cast(pl.Utf8))
     df = df.with_columns(
@@ -57,8 +60,10 @@ def parse_json(path: Path, required: list[str]) -> ParsedFile:
         doc = doc["orders"]
     if not isinstance(doc, list):
         raise MalformedFileError(
-            path, "top level", "expected a JSON array of orders (or {\"orders\": [...]}), "
-            f"found a {type(doc).__name__}"
+            path,
+            "top level",
+            'expected a JSON array of orders (or {"orders": [...]}), '
+            f"found a {type(doc).__name__}",
         )
     columns: dict[str, list] = {}
     row_numbers, positions, rejects = [], [], []
@@ -67,20 +72,27 @@ def parse_json(path: Path, required: list[str]) -> ParsedFile:
         lines = order.get("lines") if isinstance(order, dict) else None
         if not isinstance(lines, list) or not lines:
             n += 1
-            rejects.append(Reject(
-                row_number=n, position=f"$[{i}]",
-                rule="an order must be an object with a non-empty 'lines' array",
-                record=json.dumps(order)[:2000],
-            ))
+            rejects.append(
+                Reject(
+                    row_number=n,
+                    position=f"$[{i}]",
+                    rule="an order must be an object with a non-empty 'lines' array",
+                    record=json.dumps(order)[:2000],
+                )
+            )
             continue
         header = {k: v for k, v in order.items() if k != "lines"}
         for j, line in enumerate(lines):
             n += 1
             if not isinstance(line, dict):
-                rejects.append(Reject(
-                    row_number=n, position=f"$[{i}].lines[{j}]",
-                    rule="an order line must be a JSON object", record=json.dumps(line)[:2000],
-                ))
+                rejects.append(
+                    Reject(
+                        row_number=n,
+                        position=f"$[{i}].lines[{j}]",
+                        rule="an order line must be a JSON object",
+                        record=json.dumps(line)[:2000],
+                    )
+                )
                 continue
             record = header | line
             for key in set(columns) | set(record):
@@ -93,8 +105,12 @@ def parse_json(path: Path, required: list[str]) -> ParsedFile:
         raise MalformedFileError(
             path, "$[0]", f"orders lack required field(s) {', '.join(missing)}"
         )
-    df = df.with_columns(
-        _row_number=pl.Series(row_numbers, dtype=pl.Int64),
-        _position=pl.Series(positions, dtype=pl.Utf8),
-    ) if df.height else df
+    df = (
+        df.with_columns(
+            _row_number=pl.Series(row_numbers, dtype=pl.Int64),
+            _position=pl.Series(positions, dtype=pl.Utf8),
+        )
+        if df.height
+        else df
+    )
     return ParsedFile(rows=df, rows_read=n, rejects=rejects)

@@ -1,6 +1,5 @@
 """The pipeline job, a daily schedule and a sensor that runs it when new files land."""
 
-
 import hashlib
 
 import dagster as dg
@@ -31,7 +30,9 @@ def landing_fingerprint() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-@dg.sensor(job=pipeline_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    job=pipeline_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
+)
 def landing_sensor(context: dg.SensorEvaluationContext):
     """Starts the pipeline when the landing zone's content changes (new or replaced files)."""
     fingerprint = landing_fingerprint()

@@ -1,6 +1,5 @@
 """The dbt project as assets: staging (and later intermediate and marts) models and their tests."""
 
-
 import os
 
 import dagster as dg

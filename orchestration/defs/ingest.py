@@ -1,6 +1,5 @@
 """Landing folders and raw tables: one asset per feed, loaded by ``ingestion.load``."""
 
-
 import dagster as dg
 
 from ingestion.contracts import FEEDS, Feed
@@ -28,8 +27,11 @@ def reconcile_counts(con, feed: Feed) -> tuple[bool, dict]:
         [feed.name],
     ).fetchall()[0]
     in_raw = con.execute(f"select count(*) from raw.{feed.table}").fetchall()[0][0]
-    meta = {"files_not_reconciling": bad_files, "rows_loaded_per_log": logged_loaded,
-            "rows_in_raw": in_raw}
+    meta = {
+        "files_not_reconciling": bad_files,
+        "rows_loaded_per_log": logged_loaded,
+        "rows_in_raw": in_raw,
+    }
     return bad_files == 0 and logged_loaded == in_raw, meta
 
 
@@ -43,14 +45,23 @@ def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         description=f"raw.{feed.table}: the {feed.name} feed as received (contract-checked "
         "strings with lineage columns); rejected rows go to meta.quarantine.",
-        check_specs=[dg.AssetCheckSpec("rows_reconcile", asset=["raw", feed.table], blocking=True,
-                                       description="rows read = loaded + quarantined per file; "
-                                       "raw holds exactly the rows the load log reports")],
+        check_specs=[
+            dg.AssetCheckSpec(
+                "rows_reconcile",
+                asset=["raw", feed.table],
+                blocking=True,
+                description="rows read = loaded + quarantined per file; "
+                "raw holds exactly the rows the load log reports",
+            )
+        ],
     )
     def _raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         with warehouse.connect() as con:
             report = load_landing(
-                con, warehouse.settings.landing, feeds=[feed.name], run_id=context.run_id,
+                con,
+                warehouse.settings.landing,
+                feeds=[feed.name],
+                run_id=context.run_id,
                 on_file=lambda r: context.log.info(
                     f"{feed.name}: {r.source_file}: {r.status} read={r.rows_read} "
                     f"loaded={r.rows_loaded} quarantined={r.rows_quarantined}"
@@ -73,8 +84,12 @@ def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
                 "failed_files": dg.MetadataValue.md("\n".join(f"- {f}" for f in failed) or "none"),
             }
         )
-        yield dg.AssetCheckResult(check_name="rows_reconcile", passed=ok, metadata=check_meta,
-                                  severity=dg.AssetCheckSeverity.ERROR)
+        yield dg.AssetCheckResult(
+            check_name="rows_reconcile",
+            passed=ok,
+            metadata=check_meta,
+            severity=dg.AssetCheckSeverity.ERROR,
+        )
 
     return _raw
 

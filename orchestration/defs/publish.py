@@ -1,6 +1,5 @@
 """The published snapshot: the only thing dashboards and analysts read."""
 
-
 import dagster as dg
 
 from orchestration.defs.dbt import dbt_models
