@@ -7,9 +7,11 @@ import polars as pl
 
 
 def rows_by_feed(summary: pl.DataFrame):
-    long = summary.select("feed", "rows_loaded", "rows_quarantined").unpivot(
-        index="feed", variable_name="outcome", value_name="rows"
-    )
+    long = summary.select(
+        "feed",
+        pl.col("rows_loaded").alias("Loaded"),
+        pl.col("rows_quarantined").alias("Quarantined"),
+    ).unpivot(index="feed", variable_name="outcome", value_name="rows")
     fig = px.bar(
         long.to_pandas(),
         x="feed",
@@ -18,7 +20,8 @@ def rows_by_feed(summary: pl.DataFrame):
         barmode="stack",
         labels={"feed": "Feed", "rows": "Rows", "outcome": "Outcome"},
         title="Rows per feed: loaded vs quarantined",
-        color_discrete_map={"rows_loaded": "#2E7D32", "rows_quarantined": "#C62828"},
+        color_discrete_map={"Loaded": "#2E7D32", "Quarantined": "#C62828"},
+        hover_data={"rows": ":,"},
     )
     fig.update_layout(legend_title_text="", xaxis_tickangle=-30)
     return fig

@@ -52,7 +52,8 @@ def load_summary(snapshot: Path | None = None) -> pl.DataFrame:
 def quarantine_by_reason(snapshot: Path | None = None) -> pl.DataFrame:
     return query(
         """select feed, rule, field, count(*) as rows, any_value(reason) as example_reason,
-                  any_value(source_file || ' @ ' || position) as example_position
+                  any_value(regexp_replace(source_file, '^.*/landing/', '') || ' @ ' || position)
+                      as example_position
         from meta.quarantine group by feed, rule, field order by rows desc""",
         snapshot=snapshot,
     )
@@ -60,7 +61,8 @@ def quarantine_by_reason(snapshot: Path | None = None) -> pl.DataFrame:
 
 def failed_files(snapshot: Path | None = None) -> pl.DataFrame:
     return query(
-        """select feed, source_file, error, finished_at from meta.load_log
+        """select feed, regexp_replace(source_file, '^.*/landing/', '') as file, error, finished_at
+        from meta.load_log
         where status = 'FAILED' order by feed, source_file""",
         snapshot=snapshot,
     )

@@ -6,6 +6,7 @@ Hand-written fixtures are in tests/fixtures/dcsa/; the conformance messages are 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,11 @@ CONFORMANCE = (
     Path(__file__).resolve().parents[2]
     / "shared/datasets/dcsa_track_and_trace_samples/conformance_messages"
 )
+# The data sets sit beside the checkout (../shared), as in CI. Outside CI a checkout without
+# them skips these tests; in CI (CI=true) they run and fail loudly if the data went missing.
 needs_conformance = pytest.mark.skipif(
-    not CONFORMANCE.is_dir(), reason="DCSA conformance messages not available"
+    not CONFORMANCE.is_dir() and not os.environ.get("CI"),
+    reason="DCSA conformance messages not available (../shared/datasets)",
 )
 
 

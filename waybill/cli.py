@@ -44,6 +44,11 @@ def prepare_run_environment(settings: Settings) -> None:
 
     settings.ensure_dirs()
     write_instance_yaml(settings.dagster_home)
+    # dagster-dbt looks for `dbt` on PATH (e.g. to re-parse under `dagster dev`): make it the dbt
+    # installed beside this Python even when the virtual environment is not activated.
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
     os.environ["WAYBILL_DATA_DIR"] = str(settings.data_dir)
     os.environ.update(settings.dbt_env())

@@ -35,20 +35,20 @@ c3.metric("Rows quarantined", f"{int(summary['rows_quarantined'].sum() or 0):,}"
 c4.metric("Unreadable files", f"{int(summary['failed_files'].sum() or 0):,}")
 
 if summary.height:
-    st.plotly_chart(charts.rows_by_feed(summary), use_container_width=True)
+    st.plotly_chart(charts.rows_by_feed(summary), width="stretch")
     st.subheader("Per feed")
-    st.dataframe(summary, hide_index=True, use_container_width=True)
+    st.dataframe(summary, hide_index=True, width="stretch")
 else:
     st.info("The snapshot has no loads yet: drop files into the landing zone and run the pipeline.")
 
 st.subheader("Quarantine by reason")
 if d["quarantine"].height:
-    st.dataframe(d["quarantine"], hide_index=True, use_container_width=True)
+    st.dataframe(d["quarantine"], hide_index=True, width="stretch")
 else:
     st.success("Nothing quarantined.")
 if d["failed"].height:
     st.subheader("Files skipped as unreadable")
-    st.dataframe(d["failed"], hide_index=True, use_container_width=True)
+    st.dataframe(d["failed"], hide_index=True, width="stretch")
 
 with st.expander("Published tables"):
-    st.dataframe(d["tables"], hide_index=True, use_container_width=True)
+    st.dataframe(d["tables"], hide_index=True, width="stretch")
