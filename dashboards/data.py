@@ -6,18 +6,18 @@ rename a new snapshot into place at any time (STYLE.md: no connection held open)
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from ingestion.db import frame
+from ingestion.load import LOAD_SUMMARY_SQL
+from waybill.settings import load_settings
 
 
 def snapshot_path() -> Path:
-    data_dir = os.environ.get("WAYBILL_DATA_DIR") or Path(__file__).resolve().parent.parent / "data"
-    return Path(data_dir) / "serving" / "waybill.duckdb"
+    return load_settings().snapshot
 
 
 def query(sql: str, params: list | None = None, snapshot: Path | None = None) -> pl.DataFrame:
@@ -39,14 +39,7 @@ def snapshot_info(snapshot: Path | None = None) -> dict | None:
 
 
 def load_summary(snapshot: Path | None = None) -> pl.DataFrame:
-    return query(
-        """select feed, count(*) as files,
-                  count(*) filter (where status = 'FAILED') as failed_files,
-                  sum(rows_read) as rows_read, sum(rows_loaded) as rows_loaded,
-                  sum(rows_quarantined) as rows_quarantined, max(finished_at) as last_loaded_at
-        from meta.load_log group by feed order by feed""",
-        snapshot=snapshot,
-    )
+    return query(LOAD_SUMMARY_SQL, snapshot=snapshot)
 
 
 def quarantine_by_reason(snapshot: Path | None = None) -> pl.DataFrame:

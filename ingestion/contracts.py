@@ -380,7 +380,7 @@ FEEDS: dict[str, Feed] = {
             "parcel_json",
             ("*.json",),
             PARCEL_FIELDS,
-            ("tracking_number", "carrier_code", "status_code", "event_timestamp"),
+            ("tracking_number", "carrier_code", "status_code", "reason_code", "event_timestamp"),
             "Parcel tracking responses in UPS-, FedEx- and DHL-style JSON.",
             "UPS-style activity date/time is local to the scan location (no offset); FedEx- "
             "and DHL-style timestamps carry an offset.",

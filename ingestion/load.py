@@ -162,7 +162,9 @@ def validate(feed: Feed | str, rows: pl.DataFrame) -> pl.DataFrame:
 class FileResult:
     feed: str
     source_file: str
-    status: str  # LOADED, LOADED_WITH_QUARANTINE, FAILED, SKIPPED (already loaded)
+    #: LOADED, LOADED_WITH_QUARANTINE, FAILED, SKIPPED (already loaded) or CHANGING (the file
+    #: changed while it was read: not recorded, picked up by the next run)
+    status: str
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -198,6 +200,11 @@ class LoadReport:
 
     def as_dict(self) -> dict:
         return {"files": [asdict(f) for f in self.files], "by_feed": self.by_feed()}
+
+
+def _stat_key(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
 
 
 def sha256_of(path: Path) -> str:
@@ -265,6 +272,7 @@ def load_file(
     """Load one file in one transaction. Never raises for bad content; returns what happened."""
     t0 = time.perf_counter()
     started = datetime.now(UTC).replace(tzinfo=None)
+    before = _stat_key(path)
     sha = sha or sha256_of(path)
     source = str(path)
     load_id = con.execute("select nextval('meta.load_id_seq')").fetchall()[0][0]
@@ -291,6 +299,10 @@ def load_file(
             t0,
         )
 
+    if _stat_key(path) != before:
+        # Still being written (an upload in progress): load it once it has settled.
+        result.status = "CHANGING"
+        return result
     _prepare_incoming(con, feed)
     fields = ", ".join(f'nullif(trim("{n}"), \'\') as "{n}"' for n in feed.field_names)
     record_json = "to_json({" + ", ".join(f"'{n}': \"{n}\"" for n in feed.field_names) + "})"
@@ -338,20 +350,30 @@ def load_file(
         result.rows_loaded = loaded
         result.rows_quarantined = bad + len(parsed.rejects)
         if result.rows_read != result.rows_loaded + result.rows_quarantined:
-            raise RuntimeError(
-                f"{path.name}: rows read {result.rows_read} != loaded {loaded} + quarantined "
-                f"{result.rows_quarantined}; a parser lost rows"
+            raise _CountMismatch(
+                f"rows read {result.rows_read} != loaded {loaded} + quarantined "
+                f"{result.rows_quarantined}: the parser lost track of rows; nothing of this file "
+                "was loaded (report it with the file attached)"
             )
         result.status = "LOADED_WITH_QUARANTINE" if result.rows_quarantined else "LOADED"
         _write_log(
             con, feed, path, sha, load_id, run_id, started, result, "; ".join(parsed.notes) or None
         )
         con.execute("commit")
+    except _CountMismatch as exc:
+        con.execute("rollback")
+        return _record_failure(
+            con, feed, path, sha, load_id, run_id, started, "file", str(exc), result, t0
+        )
     except Exception:
         con.execute("rollback")
         raise
     result.seconds = time.perf_counter() - t0
     return result
+
+
+class _CountMismatch(Exception):
+    """Rows read != loaded + quarantined: the whole file is rolled back and reported."""
 
 
 def _write_log(con, feed, path, sha, load_id, run_id, started, result, notes) -> None:
@@ -378,7 +400,19 @@ def _write_log(con, feed, path, sha, load_id, run_id, started, result, notes) ->
 
 def _record_failure(con, feed, path, sha, load_id, run_id, started, position, rule, result, t0):
     result.status, result.error = "FAILED", f"{position}: {rule}"
+    result.rows_read = result.rows_loaded = result.rows_quarantined = 0
     con.execute("begin transaction")
+    try:
+        _insert_file_failure(con, feed, path, sha, load_id, run_id, started, position, rule, result)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _insert_file_failure(con, feed, path, sha, load_id, run_id, started, position, rule, result):
     con.execute(
         "insert into meta.quarantine values (?, ?, ?, ?, 0, ?, null, null, 'file', ?, null, ?)",
         [
@@ -392,9 +426,6 @@ def _record_failure(con, feed, path, sha, load_id, run_id, started, position, ru
         ],
     )
     _write_log(con, feed, path, sha, load_id, run_id, started, result, None)
-    con.execute("commit")
-    result.seconds = time.perf_counter() - t0
-    return result
 
 
 def pending_files(
@@ -433,6 +464,17 @@ def load_landing(
         if on_file:
             on_file(result)
     return report
+
+
+#: Per feed: files, unreadable files and rows; read by the CLI (warehouse) and the dashboard
+#: (snapshot), which must show the same numbers.
+LOAD_SUMMARY_SQL = """
+select feed, count(*) as files,
+       count(*) filter (where status = 'FAILED') as failed_files,
+       sum(rows_read) as rows_read, sum(rows_loaded) as rows_loaded,
+       sum(rows_quarantined) as rows_quarantined, max(finished_at) as last_loaded_at
+from meta.load_log group by feed order by feed
+"""
 
 
 def quarantine_summary(con: duckdb.DuckDBPyConnection) -> list[dict]:

@@ -13,7 +13,8 @@ concurrency:
   pools:
     default_limit: 1
   runs:
-    max_concurrent_runs: 2
+    # The sensor and the schedule may fire together: queue the second run, don't race it.
+    max_concurrent_runs: 1
 telemetry:
   enabled: false
 """

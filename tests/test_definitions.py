@@ -42,8 +42,9 @@ def test_every_warehouse_writer_is_in_the_single_duckdb_pool(dbt_manifest):
 def test_the_asset_graph_matches_the_snapshot(dbt_manifest):
     """Update with WAYBILL_UPDATE_SNAPSHOTS=1 after an intended change, and review the diff."""
     lines = asset_graph_lines()
-    if os.environ.get("WAYBILL_UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
+    if os.environ.get("WAYBILL_UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.write_text("\n".join(lines) + "\n")
+    assert SNAPSHOT.exists(), "no snapshot: run with WAYBILL_UPDATE_SNAPSHOTS=1 and commit it"
     assert lines == SNAPSHOT.read_text().splitlines()
 
 
@@ -62,3 +63,26 @@ def test_lineage_runs_from_every_landing_folder_through_raw_and_staging_to_the_s
         staging = [c.to_user_string() for c in raw.child_keys]
         assert staging and all(s.startswith("staging/") for s in staging), feed.name
         assert set(staging) <= snapshot_parents
+
+
+def test_the_sensor_waits_for_a_change_to_settle_then_launches_once():
+    from orchestration.defs.automation import next_sensor_step
+
+    launch, cursor = next_sensor_step(None, "A")  # first look at new files: wait
+    assert not launch
+    launch, cursor = next_sensor_step(cursor, "B")  # still changing (upload in progress): wait
+    assert not launch
+    launch, cursor = next_sensor_step(cursor, "B")  # unchanged for one interval: run
+    assert launch
+    launch, cursor = next_sensor_step(cursor, "B")  # nothing new: no second run
+    assert not launch
+
+
+def test_the_instance_file_limits_the_warehouse_pool_and_runs_to_one(tmp_path):
+    import yaml
+
+    from orchestration.instance import write_instance_yaml
+
+    config = yaml.safe_load(write_instance_yaml(tmp_path).read_text())
+    assert config["concurrency"]["pools"]["default_limit"] == 1
+    assert config["concurrency"]["runs"]["max_concurrent_runs"] == 1

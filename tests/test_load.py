@@ -260,3 +260,33 @@ def test_the_validator_flags_thousands_separators_and_unknown_currencies():
     checked = validate("carrier_invoices_csv", rows)
     errors = {r["_row_number"]: [e["rule"] for e in r["_errors"]] for r in checked.to_dicts()}
     assert errors == {2: ["type:decimal"], 3: ["reference:currency"]}
+
+
+def test_a_parser_that_loses_count_fails_its_file_and_the_next_file_still_loads(
+    landing, con, monkeypatch
+):
+    from ingestion import load as loader
+    from ingestion.parsers import csv_file
+
+    real = csv_file.read_csv
+    calls = []
+
+    def miscounting(path, *args, **kwargs):
+        parsed = real(path, *args, **kwargs)
+        calls.append(path.name)
+        if path.name == "a.csv":
+            parsed.rows_read += 1  # as if a row vanished inside the parser
+        return parsed
+
+    monkeypatch.setattr(loader.csv_file, "read_csv", miscounting)
+    write(
+        landing, "returns", "a.csv", RETURNS_HEADER + "\nRMA1,O1,1,2,DAMAGED,2026-10-01T10:00:00Z\n"
+    )
+    write(
+        landing, "returns", "b.csv", RETURNS_HEADER + "\nRMA2,O2,1,1,DEFECT,2026-10-01T10:00:00Z\n"
+    )
+    report = load_landing(con, landing)
+    assert [f.status for f in report.files] == ["FAILED", "LOADED"]
+    assert "lost track of rows" in report.files[0].error
+    # nothing of the failed file reached raw: its transaction was rolled back
+    assert con.execute("select rma_number from raw.returns").fetchall() == [("RMA2",)]

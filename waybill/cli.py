@@ -43,15 +43,15 @@ def prepare_run_environment(settings: Settings) -> None:
     from waybill.dbt import ensure_manifest
 
     settings.ensure_dirs()
-    write_instance_yaml(settings.dagster_home)
+    # A DAGSTER_HOME the user chose is respected; it gets our instance file if it has none.
+    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
+    write_instance_yaml(Path(os.environ["DAGSTER_HOME"]))
     # dagster-dbt looks for `dbt` on PATH (e.g. to re-parse under `dagster dev`): make it the dbt
     # installed beside this Python even when the virtual environment is not activated.
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
     os.environ["WAYBILL_DATA_DIR"] = str(settings.data_dir)
-    os.environ.update(settings.dbt_env())
     ensure_manifest(settings)
 
 
@@ -76,17 +76,14 @@ def run_pipeline(settings: Settings, quiet: bool = False) -> bool:
 def print_summary(settings: Settings, success: bool) -> None:
     import duckdb
 
+    from ingestion.load import LOAD_SUMMARY_SQL
+
     if not settings.warehouse.exists():
         print("no warehouse yet")
         return
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
-        rows = con.execute(
-            """select feed, count(*) as files,
-                      count(*) filter (where status = 'FAILED') as failed,
-                      sum(rows_read), sum(rows_loaded), sum(rows_quarantined)
-            from meta.load_log group by feed order by feed"""
-        ).fetchall()
+        rows = con.execute(LOAD_SUMMARY_SQL).fetchall()
         failed = con.execute(
             "select source_file, error from meta.load_log where status = 'FAILED' order by 1"
         ).fetchall()
@@ -95,7 +92,7 @@ def print_summary(settings: Settings, success: bool) -> None:
     print(
         f"\n{'feed':<22}{'files':>7}{'failed':>8}{'rows read':>12}{'loaded':>12}{'quarantined':>13}"
     )
-    for feed, files, nfail, read, loaded, quarantined in rows:
+    for feed, files, nfail, read, loaded, quarantined, _ in rows:
         print(f"{feed:<22}{files:>7}{nfail:>8}{read:>12,}{loaded:>12,}{quarantined:>13,}")
     if failed:
         print("\nfiles skipped as unreadable (see `meta.quarantine`):")

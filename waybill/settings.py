@@ -44,10 +44,6 @@ class Settings:
     def dagster_home(self) -> Path:
         return self.data_dir / "dagster_home"
 
-    @property
-    def dbt_target(self) -> Path:
-        return self.data_dir / "dbt_target"
-
     def ensure_dirs(self) -> None:
         for d in (
             self.landing,

@@ -528,10 +528,17 @@ def _parse(path: Path, st_type: str, record_segment: str, fields, mapper) -> Par
     for seg, reason in interchange.strays:
         rejects.append(Reject(seg.number, f"segment {seg.number} ({seg.id})", reason, seg.text))
     unreadable = {sid for sid in {s.id for s in segments} if not _SEGMENT_ID.fullmatch(sid)}
+    # A mangled segment id might have been a status or charge: quarantine it, never drop it.
     for seg in segments:
         if seg.id in unreadable:
-            notes.append(
-                f"segment {seg.number} has an unreadable segment id {seg.id!r} and was ignored"
+            rejects.append(
+                Reject(
+                    seg.number,
+                    f"segment {seg.number}",
+                    f"unreadable segment id {seg.id!r}: expected 2-3 letters/digits such as AT7 "
+                    "or L1; the segment was not loaded",
+                    seg.text,
+                )
             )
 
     schema = {name: pl.Utf8 for name in names} | {"_row_number": pl.Int64, "_position": pl.Utf8}

@@ -30,13 +30,28 @@ def landing_fingerprint() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
+def next_sensor_step(cursor: str | None, fingerprint: str) -> tuple[bool, str]:
+    """(launch?, new cursor). A change must look the same on two evaluations in a row (one
+    interval apart) before a run starts, so a file still being uploaded is not loaded half-way.
+    The cursor is "<last seen>:<last launched>"."""
+    seen, _, launched = (cursor or ":").partition(":")
+    if fingerprint == launched:
+        return False, f"{fingerprint}:{launched}"
+    if fingerprint != seen:
+        return False, f"{fingerprint}:{launched}"  # changed since last look: wait for it to settle
+    return True, f"{fingerprint}:{fingerprint}"
+
+
 @dg.sensor(
     job=pipeline_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
 )
 def landing_sensor(context: dg.SensorEvaluationContext):
-    """Starts the pipeline when the landing zone's content changes (new or replaced files)."""
+    """Starts the pipeline when the landing zone's content changed and then stayed the same for
+    one evaluation interval (60 s). Partners can also upload as `_name` or `.name` and rename
+    when done: the loader ignores such files."""
     fingerprint = landing_fingerprint()
-    if fingerprint == context.cursor:
-        return dg.SkipReason("no new files in the landing zone")
-    context.update_cursor(fingerprint)
+    launch, cursor = next_sensor_step(context.cursor, fingerprint)
+    context.update_cursor(cursor)
+    if not launch:
+        return dg.SkipReason("no settled new files in the landing zone")
     return dg.RunRequest(run_key=fingerprint)

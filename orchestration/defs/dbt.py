@@ -6,11 +6,15 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
-from waybill.settings import DBT_PROJECT_DIR
+from waybill.settings import DBT_PROJECT_DIR, load_settings
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-# Under `dagster dev` this parses the project so the manifest is fresh; elsewhere the CLI
-# (`waybill run`) and the tests prepare it, so importing this module does no work.
+# Under `dagster dev` this parses the project so the manifest is fresh (profiles.yml needs the
+# warehouse path for that); elsewhere the CLI (`waybill run`) and the tests prepare it, so
+# importing this module does no work.
+if os.environ.get("DAGSTER_IS_DEV_CLI"):
+    for key, value in load_settings().dbt_env().items():
+        os.environ.setdefault(key, value)
 dbt_project.prepare_if_dev()
 
 

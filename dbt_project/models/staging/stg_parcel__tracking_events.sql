@@ -36,12 +36,15 @@ renamed as (
 ),
 
 deduped as (
-    {{ dedupe_latest('renamed', ['tracking_number', 'carrier_code', 'status_code', 'event_local', 'event_utc_offset_minutes']) }}
+    -- reason_code is part of the key: UPS sends the status type (I, X ...) as status_code and the
+    -- detail (DP, AR, 48 ...) as reason_code, so two scans of one type at the same minute differ
+    -- only there.
+    {{ dedupe_latest('renamed', ['tracking_number', 'carrier_code', 'status_code', 'reason_code', 'event_local', 'event_utc_offset_minutes']) }}
 ),
 
 keyed as (
     select
-        {{ surrogate_key(['tracking_number', 'carrier_code', 'status_code', 'event_local', 'event_utc_offset_minutes']) }}
+        {{ surrogate_key(['tracking_number', 'carrier_code', 'status_code', 'reason_code', 'event_local', 'event_utc_offset_minutes']) }}
             as tracking_event_id,
         deduped.*
     from deduped
