@@ -290,3 +290,30 @@ def test_a_parser_that_loses_count_fails_its_file_and_the_next_file_still_loads(
     assert "lost track of rows" in report.files[0].error
     # nothing of the failed file reached raw: its transaction was rolled back
     assert con.execute("select rma_number from raw.returns").fetchall() == [("RMA2",)]
+
+
+def test_positions_are_physical_lines_after_a_multiline_value_and_a_blank_line(landing, con):
+    write(
+        landing,
+        "carriers",
+        "c.csv",
+        (
+            "carrier_code,carrier_name\n"  # line 1
+            "A1,Alpha\n"  # line 2
+            "\n"  # line 3 (blank: not a row)
+            'B2,"Beta\n'  # line 4: a quoted name spanning lines 4-5
+            'Freight"\n'
+            "C3\n"  # line 6: one field too few
+            ",Nameless\n"  # line 7: required carrier_code empty
+            "D4,Delta\n"  # line 8
+        ),
+    )
+    [f] = load_landing(con, landing).files
+    assert (f.rows_read, f.rows_loaded, f.rows_quarantined) == (5, 3, 2)
+    assert con.execute(
+        "select carrier_code, _row_number from raw.carriers order by 2"
+    ).fetchall() == [("A1", 2), ("B2", 4), ("D4", 8)]
+    assert [(r["position"], r["rule"]) for r in quarantine(con)] == [
+        ("line 6", "structure"),
+        ("line 7", "required"),
+    ]

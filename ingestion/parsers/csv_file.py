@@ -8,6 +8,8 @@ ragged line is reported instead of silently shifted or dropped.
 from __future__ import annotations
 
 import codecs
+import csv
+import re
 from pathlib import Path
 
 import duckdb
@@ -37,6 +39,38 @@ def detect_encoding(path: Path) -> str:
         if exc.start < len(head) - 4:
             return "latin-1"
     return "utf-8"
+
+
+_BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
+
+
+def _needs_record_map(path: Path) -> bool:
+    """True if records and physical lines may differ: quotes (a value may hold a newline) or
+    blank lines (DuckDB counts them as records but returns no row for them)."""
+    with open(path, "rb") as fh:
+        tail = b""
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            block = tail + chunk
+            if b'"' in chunk or _BLANK_LINE.search(block):
+                return True
+            tail = block[-4:]
+    return False
+
+
+def record_start_lines(path: Path, encoding: str) -> tuple[list[int], set[int]]:
+    """Physical start line of every record (1-based, the header is record 1) and the set of
+    blank records, counted the way DuckDB's reader counts them."""
+    starts, blank, previous = [], set(), 0
+    with open(
+        path, newline="", encoding=encoding.replace("latin-1", "latin_1"), errors="replace"
+    ) as fh:
+        reader = csv.reader(fh)
+        for row in reader:
+            starts.append(previous + 1)
+            if not row:
+                blank.add(len(starts))
+            previous = reader.line_num
+    return starts, blank
 
 
 def normalise_header(name: str) -> str:
@@ -121,12 +155,26 @@ def read_csv(
             record=csv_line,
         )
     n_accepted = con.execute("select count(*) from _csv_read").fetchall()[0][0]
-    # Accepted rows come back in file order; their line numbers are the data lines (header is
-    # line 1) with the rejected lines taken out.
+    # Accepted rows come back in file order. DuckDB numbers records (header = 1), which are the
+    # physical lines unless a quoted value spans lines or a line is blank: then map records to
+    # the line they start on, so every position points where an editor would.
     total = n_accepted + len(seen)
-    lines = np.arange(2, total + 2, dtype=np.int64)
-    if seen:
-        lines = lines[~np.isin(lines, np.fromiter(seen, dtype=np.int64))]
+    if _needs_record_map(path):
+        starts, blank = record_start_lines(path, encoding)
+        records = [k for k in range(2, len(starts) + 1) if k not in blank and k not in seen]
+        if len(records) == n_accepted:
+            lines = np.array([starts[k - 1] for k in records], dtype=np.int64)
+            for record, reject in list(seen.items()):
+                if record <= len(starts):
+                    reject.row_number = starts[record - 1]
+                    reject.position = f"line {reject.row_number}"
+        else:  # the two readers disagree: keep DuckDB's record numbers, and say so
+            lines = np.array(records[:n_accepted] or [], dtype=np.int64)
+            notes.append("positions are record numbers (the file has multi-line values)")
+    else:
+        lines = np.arange(2, total + 2, dtype=np.int64)
+        if seen:
+            lines = lines[~np.isin(lines, np.fromiter(seen, dtype=np.int64))]
     line_numbers = pl.DataFrame(
         {"_ord": np.arange(n_accepted, dtype=np.int64), "_row_number": lines[:n_accepted]}
     )
