@@ -43,7 +43,9 @@ renamed as (
 ),
 
 deduped as (
-    {{ dedupe_latest('renamed', 'dcsa_event_id') }}
+    -- DCSA: an event overrides any other with the same eventID and an earlier
+    -- eventUpdatedDateTime (v3; v2.2 has only eventCreatedDateTime), whatever order files arrive.
+    {{ dedupe_latest('renamed', 'dcsa_event_id', version_by='coalesce(event_updated_at, event_created_at)') }}
 )
 
 select * from deduped
