@@ -184,6 +184,12 @@ def warehouse_counts(settings) -> dict:
         }
         for t in ("meta.load_log", "meta.quarantine"):
             counts[t] = con.execute(f"select count(*) from {t}").fetchall()[0][0]
+        for (model,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'staging'"
+        ).fetchall():
+            counts[f"staging.{model}"] = con.execute(
+                f"select count(*) from staging.{model}"
+            ).fetchall()[0][0]
         return counts
     finally:
         con.close()
