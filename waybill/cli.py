@@ -81,7 +81,12 @@ def print_summary(settings: Settings, success: bool) -> None:
     if not settings.warehouse.exists():
         print("no warehouse yet")
         return
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        con = duckdb.connect(str(settings.warehouse), read_only=True)
+    except duckdb.IOException as exc:
+        # e.g. a dbt process of a failed step still holds the file: report, don't crash
+        print(f"\npipeline {'succeeded' if success else 'FAILED'}; no summary: {exc}")
+        return
     try:
         rows = con.execute(LOAD_SUMMARY_SQL).fetchall()
         failed = con.execute(
