@@ -518,6 +518,9 @@ def test_model_prefix_matches_its_folder_and_yaml_file(dbt_build):
         )
         if folder == "staging":
             assert re.fullmatch(r"stg_[a-z0-9_]+?__[a-z0-9_]+", model["name"]), model["name"]
+        if folder == "intermediate":
+            # int_<entities>_<verb>ed
+            assert re.fullmatch(r"int_[a-z0-9_]+_[a-z]+ed", model["name"]), model["name"]
 
 
 def test_staging_models_select_from_exactly_one_source_and_nothing_else(dbt_build):
@@ -530,6 +533,29 @@ def test_staging_models_select_from_exactly_one_source_and_nothing_else(dbt_buil
         else:
             assert not any(p.startswith("source.") for p in parents), (
                 f"{model['name']} reads a source directly: only staging may"
+            )
+
+
+def test_marts_have_an_enforced_contract_and_every_column_documented(dbt_build):
+    marts = [m for m in models(dbt_build["manifest"]) if m["fqn"][1] == "marts"]
+    assert marts, "no marts found"
+    for model in marts:
+        assert model["config"]["contract"]["enforced"], f"{model['name']}: enforce its contract"
+        for name, column in model["columns"].items():
+            assert column.get("data_type"), f"{model['name']}.{name} has no data_type"
+            assert column.get("description", "").strip(), f"{model['name']}.{name} undocumented"
+
+
+def test_marts_read_no_staging_model_except_reference_staging(dbt_build):
+    """Marts build on intermediate models and seeds; staging is reached through intermediate
+    (reference tables such as stg_ref__carriers excepted)."""
+    for model in models(dbt_build["manifest"]):
+        if model["fqn"][1] != "marts":
+            continue
+        for parent in model["depends_on"]["nodes"]:
+            name = parent.split(".")[-1]
+            assert not name.startswith("stg_") or name.startswith("stg_ref__"), (
+                f"{model['name']} reads {name}"
             )
 
 

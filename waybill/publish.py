@@ -15,9 +15,10 @@ from pathlib import Path
 
 import duckdb
 
-#: Schemas copied into the snapshot. raw.* stays behind: analysts use staging and marts, and the
+#: Schemas copied into the snapshot. raw.* and intermediate.* stay behind: analysts use staging
+#: and marts (intermediate views would be re-computed into tables at every publish), and the
 #: quarantine and load log (meta) are what the data-quality pages show.
-PUBLISHED_SCHEMAS = ("staging", "intermediate", "marts", "reference", "meta")
+PUBLISHED_SCHEMAS = ("staging", "marts", "reference", "meta")
 
 
 def publish_snapshot(

@@ -1,0 +1,48 @@
+with
+
+events as (
+    select * from {{ ref('int_carrier_events_mapped') }}
+),
+
+final as (
+    select
+        -- ids
+        event_id,
+        source_event_id,
+        shipment_id,
+        carrier_shipment_ref,
+
+        -- strings
+        source,
+        carrier_code,
+        code_list,
+        raw_code,
+        raw_reason_code,
+        milestone,
+        classifier,
+        exception_type,
+        responsible_party,
+        location_locode,
+        location_role,
+        event_time_zone,
+        event_time_basis,
+        mapping_version,
+        source_file_name,
+
+        -- numerics
+        milestone_priority,
+
+        -- booleans
+        is_unknown_shipment,
+        is_mapped,
+        is_exception,
+
+        -- timestamps
+        event_at,
+        event_local,
+        received_at
+
+    from events
+)
+
+select * from final
