@@ -270,7 +270,11 @@ def write_dcsa(
         J('": '),
         q("code"),
         J("}"),
-        opt(pl.col("delay") != "", pl.concat_str(J(', "delayReasonCode": '), q("delay"))),
+        # TNT v3.0: delays are a list under transportDetails (v2.2 has a flat delayReasonCode).
+        opt(
+            pl.col("delay") != "",
+            pl.concat_str(J(', "transportDetails": {"delayReasonCodes": ['), q("delay"), J("]}")),
+        ),
         opt(pl.col("remark") != "", pl.concat_str(J(', "changeRemark": '), q("remark"))),
         J(', "shipmentDetails": {"documentReference": {"typeCode": "BKG", "reference": '),
         q("tracking_number"),
@@ -425,12 +429,7 @@ def write_parcel(
                 J("}"),
             )
             # UPS lists activity newest first
-            sub = sub.with_columns(obj.alias("obj")).sort(
-                ["file_no", "tracking_number", "t", "ev_no"], descending=[False, False, True, True]
-            )
-            pkg = sub.group_by(["file_no", "tracking_number"], maintain_order=True).agg(
-                pl.col("obj").str.join(", "), pl.col("mess"), pl.len().alias("n")
-            )
+            newest_first = True  # UPS lists a package's activity newest first
             doc_head, doc_tail = '{"trackResponse": {"shipment": [\n', "\n]}}\n"
             wrap = pl.concat_str(
                 J('{"package": [{"trackingNumber": '),
@@ -471,12 +470,7 @@ def write_parcel(
                 q("l_postcode"),
                 J("}}"),
             )
-            sub = sub.with_columns(obj.alias("obj")).sort(
-                ["file_no", "tracking_number", "t", "ev_no"]
-            )
-            pkg = sub.group_by(["file_no", "tracking_number"], maintain_order=True).agg(
-                pl.col("obj").str.join(", "), pl.col("mess"), pl.len().alias("n")
-            )
+            newest_first = False
             doc_head, doc_tail = '{"output": {"completeTrackResults": [\n', "\n]}}\n"
             wrap = pl.concat_str(
                 J('{"trackingNumber": '),
@@ -512,12 +506,7 @@ def write_parcel(
                 q("l_postcode"),
                 J("}}}"),
             )
-            sub = sub.with_columns(obj.alias("obj")).sort(
-                ["file_no", "tracking_number", "t", "ev_no"]
-            )
-            pkg = sub.group_by(["file_no", "tracking_number"], maintain_order=True).agg(
-                pl.col("obj").str.join(", "), pl.col("mess"), pl.len().alias("n")
-            )
+            newest_first = False
             doc_head, doc_tail = '{"shipments": [\n', "\n]}\n"
             wrap = pl.concat_str(
                 J('{"shipmentTrackingNumber": '),
@@ -526,6 +515,13 @@ def write_parcel(
                 pl.col("obj"),
                 J("]}"),
             )
+        sub = sub.with_columns(obj.alias("obj")).sort(
+            ["file_no", "tracking_number", "t", "ev_no"],
+            descending=[False, False, newest_first, newest_first],
+        )
+        pkg = sub.group_by(["file_no", "tracking_number"], maintain_order=True).agg(
+            pl.col("obj").str.join(", "), pl.col("mess"), pl.len().alias("n")
+        )
         # record numbers: 1-based event position in document order
         pkg = pkg.with_columns(wrap.alias("obj"))
         fname = pl.concat_str(

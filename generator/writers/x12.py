@@ -223,12 +223,6 @@ def write_214(
         ).alias("txn_text"),
         (4 + 3 * pl.col("k")).alias("nseg"),
     )
-    # segment number of each transaction's ST within its file (ISA = 1, GS = 2)
-    txn = txn.with_columns(
-        (3 + pl.col("nseg").cum_sum().over(["carrier_code", "file_no"]) - pl.col("nseg")).alias(
-            "st_seg"
-        )
-    )
     ev = ev.with_columns(
         (1 + 3 * pl.col("lx")).alias("seg_in_txn"),
         pl.lit("AT7-05 event_date is not a CCYYMMDD date").alias("bad_rule"),
@@ -248,6 +242,12 @@ def _emit(
 ) -> tuple[list[dict], list[str]]:
     """Write the files; return their manifest records (AT7/L1 counts, malformed segment
     numbers) and names."""
+    # segment number of each transaction's ST within its file (ISA = 1, GS = 2)
+    txn = txn.with_columns(
+        (3 + pl.col("nseg").cum_sum().over(["carrier_code", "file_no"]) - pl.col("nseg")).alias(
+            "st_seg"
+        )
+    )
     files = rows.group_by(["carrier_code", "file_no"], maintain_order=True).agg(
         pl.col("received").max().alias("when"),
         pl.first("scac").alias("sender"),
@@ -408,11 +408,6 @@ def write_210(
             pl.lit("~\n"),
         ).alias("txn_text"),
         (6 + 3 * pl.col("k")).alias("nseg"),
-    )
-    txn = txn.with_columns(
-        (3 + pl.col("nseg").cum_sum().over(["carrier_code", "file_no"]) - pl.col("nseg")).alias(
-            "st_seg"
-        )
     )
     inv = inv.with_columns(
         (3 + 3 * pl.col("lx")).alias("seg_in_txn"),
