@@ -33,8 +33,15 @@ class WarehouseResource(dg.ConfigurableResource):
         deadline = time.monotonic() + self.lock_wait_seconds
         while True:
             try:
-                self.settings.ensure_dirs()
-                con = duckdb.connect(str(self.settings.warehouse))
+                settings = self.settings
+                settings.ensure_dirs()
+                con = duckdb.connect(
+                    str(settings.warehouse),
+                    config={
+                        "memory_limit": settings.duckdb_memory_limit,
+                        "temp_directory": str(settings.warehouse.parent / "tmp"),
+                    },
+                )
                 break
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:

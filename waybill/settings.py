@@ -17,6 +17,9 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
+    #: DuckDB memory cap for every pipeline connection (the loader, publish and dbt's profile);
+    #: beyond it DuckDB spills to disk instead of growing (DESIGN.md: under 4 GB at 1 M orders).
+    duckdb_memory_limit: str = "3GB"
 
     @property
     def landing(self) -> Path:
@@ -57,9 +60,15 @@ class Settings:
     def dbt_env(self) -> dict[str, str]:
         """Environment dbt needs: an absolute warehouse path (dagster-dbt runs dbt from a copy
         of the project, so a relative path would point somewhere else)."""
-        return {"WAYBILL_WAREHOUSE_PATH": str(self.warehouse.resolve())}
+        return {
+            "WAYBILL_WAREHOUSE_PATH": str(self.warehouse.resolve()),
+            "WAYBILL_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+        }
 
 
 def load_settings(data_dir: str | os.PathLike | None = None) -> Settings:
     raw = data_dir or os.environ.get("WAYBILL_DATA_DIR") or PROJECT_ROOT / "data"
-    return Settings(data_dir=Path(raw).expanduser().resolve())
+    return Settings(
+        data_dir=Path(raw).expanduser().resolve(),
+        duckdb_memory_limit=os.environ.get("WAYBILL_DUCKDB_MEMORY_LIMIT", "3GB"),
+    )
