@@ -149,6 +149,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from generator import generate
 
         generate(settings.landing, orders=args.orders, seed=args.seed, progress=True)
+        print(
+            "the sample feeds contain deliberate mess (bad rows, one unreadable file per feed) "
+            "to show the quarantine at work: see docs/generator.md"
+        )
     ok = run_pipeline(settings)
     if args.no_dashboard:
         return 0 if ok else 1
