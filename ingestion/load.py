@@ -16,10 +16,9 @@ For each file in ``<data_dir>/landing/<feed folder>/``:
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -197,9 +196,6 @@ class LoadReport:
             for k in ("rows_read", "rows_loaded", "rows_quarantined"):
                 s[k] += getattr(f, k)
         return out
-
-    def as_dict(self) -> dict:
-        return {"files": [asdict(f) for f in self.files], "by_feed": self.by_feed()}
 
 
 def _stat_key(path: Path) -> tuple[int, int]:
@@ -475,18 +471,3 @@ select feed, count(*) as files,
        sum(rows_quarantined) as rows_quarantined, max(finished_at) as last_loaded_at
 from meta.load_log group by feed order by feed
 """
-
-
-def quarantine_summary(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    rows = con.execute(
-        """select feed, rule, count(*) as n, any_value(reason) as example
-        from meta.quarantine group by all order by feed, n desc"""
-    ).fetchall()
-    return [dict(zip(("feed", "rule", "rows", "example"), r)) for r in rows]
-
-
-if __name__ == "__main__":  # pragma: no cover - handy for a quick look
-    import sys
-
-    c = duckdb.connect(sys.argv[1])
-    print(json.dumps(load_landing(c, Path(sys.argv[2])).by_feed(), indent=2))
