@@ -16,7 +16,8 @@ from ingestion.parsers.csv_file import read_csv
 
 
 def parse(path: Path, con: duckdb.DuckDBPyConnection, target: str = "_incoming") -> ParsedFile:
-    head = path.open("rb").read(4096).decode("utf-8", "replace").lstrip("\ufeff")
+    with path.open("rb") as fh:
+        head = fh.read(4096).decode("utf-8", "replace").lstrip("\ufeff")
     header = [h.strip() for h in head.splitlines()[0].split(",")] if head else []
     if not header or header[0].lower() != "date":
         raise MalformedFileError(
