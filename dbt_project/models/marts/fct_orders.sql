@@ -160,12 +160,9 @@ shipment_lines_timed as (
         shipments.delivered_at,
         shipment_lines.shipment_id = windowed.first_shipment_id as is_first_shipment,
         shipments.delivered_at is not null
-        and shipments.delivered_at <= {{ dbt.dateadd('minute', grace_minutes, 'windowed.reference_window_end_at') }}
-        and (
-            windowed.reference_window_start_at is null
-            or shipments.delivered_at
-            >= {{ dbt.dateadd('minute', -early_minutes, 'windowed.reference_window_start_at') }}
-        ) as is_delivered_on_time
+        and {{ within_window('shipments.delivered_at', 'windowed.reference_window_start_at',
+                             'windowed.reference_window_end_at', early_minutes, grace_minutes) }}
+            as is_delivered_on_time
     from shipment_lines
     inner join windowed
         on shipment_lines.order_id = windowed.order_id
@@ -243,13 +240,8 @@ flagged as (
             as is_due,
         case
             when windowed.delivered_at is not null and windowed.reference_window_end_at is not null
-                then windowed.delivered_at
-                <= {{ dbt.dateadd('minute', grace_minutes, 'windowed.reference_window_end_at') }}
-                and (
-                    windowed.reference_window_start_at is null
-                    or windowed.delivered_at
-                    >= {{ dbt.dateadd('minute', -early_minutes, 'windowed.reference_window_start_at') }}
-                )
+                then {{ within_window('windowed.delivered_at', 'windowed.reference_window_start_at',
+                                      'windowed.reference_window_end_at', early_minutes, grace_minutes) }}
             -- due and not (fully) delivered: late; not yet due: open (null)
             when {{ dbt.dateadd('minute', grace_minutes, 'windowed.reference_window_end_at') }}
                 <= windowed.as_of_at

@@ -164,19 +164,13 @@ on_time_flagged as (
         joined.*,
         case
             when picked_up_at is null or planned_pickup_end_at is null then null
-            when picked_up_at > {{ dbt.dateadd('minute', pickup_grace_minutes, 'planned_pickup_end_at') }} then false
-            when planned_pickup_start_at is not null
-                and picked_up_at < {{ dbt.dateadd('minute', -pickup_early_minutes, 'planned_pickup_start_at') }}
-                then false
-            else true
+            else {{ within_window('picked_up_at', 'planned_pickup_start_at', 'planned_pickup_end_at',
+                                   pickup_early_minutes, pickup_grace_minutes) }}
         end as is_picked_up_on_time,
         case
             when delivered_at is null or planned_delivery_end_at is null then null
-            when delivered_at > {{ dbt.dateadd('minute', delivery_grace_minutes, 'planned_delivery_end_at') }} then false
-            when planned_delivery_start_at is not null
-                and delivered_at < {{ dbt.dateadd('minute', -delivery_early_minutes, 'planned_delivery_start_at') }}
-                then false
-            else true
+            else {{ within_window('delivered_at', 'planned_delivery_start_at', 'planned_delivery_end_at',
+                                   delivery_early_minutes, delivery_grace_minutes) }}
         end as is_delivered_on_time
     from joined
 ),
