@@ -611,3 +611,25 @@ def test_sources_yaml_is_generated_from_the_contracts():
         assert [c["name"] for c in tables[feed.table]["columns"]][: len(feed.fields)] == (
             feed.field_names
         )
+
+
+# --- documentation ---------------------------------------------------------------------------
+
+
+def test_dbt_docs_generate_catalogues_every_mart_with_its_documented_columns(dbt_build, tmp_path):
+    """`dbt docs generate` on the module's built warehouse: it succeeds, and the catalog holds
+    every mart with exactly the columns its YAML documents."""
+    result = run_dbt(["docs", "generate"], tmp_path, dbt_build["warehouse"])
+    assert result.success, result.exception
+    catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
+    assert (tmp_path / "target" / "index.html").exists()
+    assert not catalog.get("errors"), catalog.get("errors")
+    nodes = {node["metadata"]["name"]: node for node in catalog["nodes"].values()}
+    marts = [m for m in models(dbt_build["manifest"]) if m["fqn"][1] == "marts"]
+    assert {"rpt_carrier_scorecard", "rpt_shipment_alerts", "kpi_orders_daily"} <= {
+        m["name"] for m in marts
+    }
+    for model in marts:
+        assert model["name"] in nodes, f"{model['name']} missing from the catalog"
+        catalogued = {name.lower() for name in nodes[model["name"]]["columns"]}
+        assert catalogued == set(model["columns"]), model["name"]
