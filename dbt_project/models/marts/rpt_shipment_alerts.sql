@@ -2,9 +2,10 @@
     alert_as_of (null: the newest carrier status time in fct_shipments). Everything is judged
     from the events at or before that time, so a pinned as-of replays the past:
     - OPEN_EXCEPTION: an exception event (not a customs hold) on a shipment not yet in a
-      terminal state, with no progress since (no later non-exception actual event);
+      terminal state, with no progress since (no later non-exception actual event); one alert
+      per shipment and exception type (the latest report);
     - CUSTOMS_HOLD: a CUSTOMS_HOLD exception not followed by a CUSTOMS_CLEARED actual, on a
-      shipment not yet in a terminal state;
+      shipment not yet in a terminal state; one alert per shipment (the latest hold);
     - STALE_SHIPMENT: a shipment with actual events, not terminal, whose last actual event is
       older than var alert_stale_after_hours (per mode);
     - MISSED_PICKUP: the planned pickup window ended more than var alert_missed_pickup_grace_hours
@@ -123,6 +124,12 @@ open_exceptions as (
         and not shipments_known.is_terminal
         and (shipments_known.last_progress_at is null
             or shipments_known.last_progress_at <= known_events.known_at)
+    -- one alert per shipment and exception type: the latest report (re-reports and copies with
+    -- an unknown status code describe the same problem)
+    qualify row_number() over (
+        partition by known_events.shipment_id, known_events.exception_type
+        order by known_events.known_at desc, known_events.event_id desc
+    ) = 1
 ),
 
 customs_holds as (
@@ -145,6 +152,11 @@ customs_holds as (
         and not shipments_known.is_terminal
         and (shipments_known.customs_cleared_at is null
             or shipments_known.customs_cleared_at < known_events.known_at)
+    -- one alert per shipment: the latest hold report
+    qualify row_number() over (
+        partition by known_events.shipment_id
+        order by known_events.known_at desc, known_events.event_id desc
+    ) = 1
 ),
 
 stale_shipments as (
