@@ -85,14 +85,16 @@ class ImportReport:
         lines.append(
             "  source rows read: " + ", ".join(f"{k} {v:,}" for k, v in self.sources.items())
         )
-        lines.append(f"  {'feed':<22}{'rows written':>14}  file")
+        w = max([22, *(len(f) + 2 for f in self.feeds)])
+        lines.append(f"  {'feed':<{w}}{'rows written':>14}  file")
         for feed, info in self.feeds.items():
-            lines.append(f"  {feed:<22}{info['rows_written']:>14,}  {info['file']}")
-        lines.append(f"  {'mapping':<40}{'read':>9}{'written':>9}{'rejected':>9}")
+            lines.append(f"  {feed:<{w}}{info['rows_written']:>14,}  {info['file']}")
+        w = max([40, *(len(m.source + m.feed) + 6 for m in self.mappings)])
+        lines.append(f"  {'mapping':<{w}}{'read':>9}{'written':>9}{'rejected':>9}")
         for m in self.mappings:
             ok = "" if m.reconciles else "  DOES NOT RECONCILE"
             lines.append(
-                f"  {m.source + ' -> ' + m.feed:<40}{m.rows_read:>9,}{m.rows_written:>9,}"
+                f"  {m.source + ' -> ' + m.feed:<{w}}{m.rows_read:>9,}{m.rows_written:>9,}"
                 f"{m.rows_rejected:>9,}{ok}"
             )
             for reason, n in sorted(m.rejected_by_reason.items(), key=lambda kv: -kv[1]):
