@@ -75,8 +75,11 @@ def test_olist_import_conserves_rows_and_rejects_only_orders_without_items(tmp_p
     report = run_import("olist", tmp_path, source)
     _assert_report_consistent(report, tmp_path)
 
-    names = ("orders.csv", "order_items.csv") if folder.startswith("subset") else (
-        "olist_orders_dataset.csv", "olist_order_items_dataset.csv")
+    names = (
+        ("orders.csv", "order_items.csv")
+        if folder.startswith("subset")
+        else ("olist_orders_dataset.csv", "olist_order_items_dataset.csv")
+    )
     orders = pl.read_csv(source / names[0], infer_schema=False)
     items = pl.read_csv(source / names[1], infer_schema=False)
     without_items = orders.join(items, on="order_id", how="anti").height
@@ -100,21 +103,25 @@ def test_scms_import_handles_messy_fields_and_reports_them(tmp_path):
     by = {(m.source, m.feed): m for m in report.mappings}
     assert by[("rows", "orders")].rows_read == raw.height == 10_324
     assert by[("rows", "orders")].rows_rejected == no_date
-    assert by[("rows", "shipments")].rows_rejected == raw.filter(
-        pl.col("Shipment Mode") == "N/A"
-    ).height
+    assert (
+        by[("rows", "shipments")].rows_rejected
+        == raw.filter(pl.col("Shipment Mode") == "N/A").height
+    )
     fr = raw["Freight Cost (USD)"]
     c = report.counts
     assert c["freight numeric (FRT invoice line)"] == fr.str.contains(r"^[0-9.]+$").sum()
-    assert c["freight 'See ASN-… (ID#:…)': on the referenced row's line"] == fr.str.starts_with(
-        "See"
-    ).sum()
-    assert c["freight 'Freight Included in Commodity Cost' (no line)"] == (
-        fr == "Freight Included in Commodity Cost"
-    ).sum()
-    assert c["freight 'Invoiced Separately' (no amount in the data)"] == (
-        fr == "Invoiced Separately"
-    ).sum()
+    assert (
+        c["freight 'See ASN-… (ID#:…)': on the referenced row's line"]
+        == fr.str.starts_with("See").sum()
+    )
+    assert (
+        c["freight 'Freight Included in Commodity Cost' (no line)"]
+        == (fr == "Freight Included in Commodity Cost").sum()
+    )
+    assert (
+        c["freight 'Invoiced Separately' (no amount in the data)"]
+        == (fr == "Invoiced Separately").sum()
+    )
     # every numeric freight amount reaches the carrier invoices, nothing more
     inv = pl.read_csv(tmp_path / report.feeds["carrier_invoices_csv"]["file"], infer_schema=False)
     frt = inv.filter(pl.col("charge_code") == "FRT")["amount"].cast(pl.Float64).sum()
@@ -175,26 +182,36 @@ def test_dcsa_import_copies_the_messages_unchanged(tmp_path):
     report = run_import("dcsa", tmp_path)
     _assert_report_consistent(report, tmp_path)
     for src in DCSA.glob("*.json"):
-        assert (tmp_path / "carrier_events/dcsa" / f"dcsa_{src.name}").read_bytes() == src.read_bytes()
+        assert (
+            tmp_path / "carrier_events/dcsa" / f"dcsa_{src.name}"
+        ).read_bytes() == src.read_bytes()
 
 
 # ---------------------------------------------------------------------- import + waybill run
 
 PIPELINE_DATASETS = ("olist", "scms", "nycflights13", "brunel", "dcsa")
+NYC_MONTH = 1
 
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory, dbt_manifest):
     """All five data sets imported through the CLI into one data dir, one ``waybill run``.
 
-    Their ids do not collide (Olist hashes, SCMS ASN-/PO numbers, BRUNEL-, airline+flight+date),
-    and one run of the full 336k flights plus the rest takes about 2.5 minutes on 2 cores
-    (docs/real-data.md), so nycflights13 is tested at full size.
+    Their ids do not collide (Olist hashes, SCMS ASN-/PO numbers, BRUNEL-, airline+flight+date).
+    nycflights13 runs on a deterministic subset, January 2013: the full 336k flights alone take
+    2-2.5 min through the pipeline on 2 shared cores, all five together ~4 min, too long for CI
+    (docs/real-data.md); the full import is tested for conservation above and the full-size KPI
+    tables come from benchmarks/real_data.py.
     """
     data_dir = tmp_path_factory.mktemp("real")
+    nyc_subset = tmp_path_factory.mktemp("nyc_jan")
+    _raw_flights().filter(pl.col("month") == NYC_MONTH).write_csv(nyc_subset / "flights.csv")
+    for name in ("airlines.csv", "airports.csv"):
+        (nyc_subset / name).write_bytes((NYC / name).read_bytes())
     reports = {}
     for name in PIPELINE_DATASETS:
-        res = waybill("import", name, "--into", str(data_dir), data_dir=data_dir)
+        extra = ["--source", str(nyc_subset)] if name == "nycflights13" else []
+        res = waybill("import", name, "--into", str(data_dir), *extra, data_dir=data_dir)
         assert res.returncode == 0, res.stdout + res.stderr
         reports[name] = json.loads(
             (data_dir / "landing" / "_import" / f"{name}_report.json").read_text()
@@ -232,8 +249,7 @@ def test_every_written_row_is_loaded_or_quarantined(real_run):
                 assert read == info["rows_written"], path
     # only the deliberately invalid DCSA messages lose rows to the quarantine
     quarantined_files = {
-        Path(f).name
-        for (f,) in _q(con, "select distinct file from meta.quarantine")
+        Path(f).name for (f,) in _q(con, "select distinct source_file from meta.quarantine")
     }
     assert quarantined_files and all("wrong" in f for f in quarantined_files), quarantined_files
 
@@ -262,9 +278,7 @@ def test_olist_on_time_delivery_and_cycle_time_match_the_raw_orders(real_run):
     )
     done = raw.filter(pl.col("delivered").is_not_null())
     # calendar-day rule: delivered on or before the estimated day (local time)
-    on_time = done.filter(
-        pl.col("delivered").dt.date() <= pl.col("estimated_day")
-    ).height
+    on_time = done.filter(pl.col("delivered").dt.date() <= pl.col("estimated_day")).height
     cycle = (done["delivered"] - done["purchase"]).dt.total_seconds().mean() / 86400
 
     got = _q(
@@ -296,7 +310,7 @@ def test_olist_on_time_delivery_and_cycle_time_match_the_raw_orders(real_run):
 @pytest.mark.slow
 def test_nycflights13_on_time_arrival_per_carrier_matches_bts_rule(real_run):
     """On time = arrival delay under 15 minutes (BTS), over flights with a recorded arr_delay."""
-    f = _raw_flights()
+    f = _raw_flights().filter(pl.col("month") == NYC_MONTH)
     expected = {
         r[0]: (r[1], r[2], r[3])
         for r in f.group_by("carrier")
@@ -318,7 +332,7 @@ def test_nycflights13_on_time_arrival_per_carrier_matches_bts_rule(real_run):
         )
     }
     assert got == expected
-    assert len(got) == 16
+    assert len(got) == f["carrier"].n_unique()
 
 
 @pytest.mark.slow
@@ -352,8 +366,12 @@ def test_scms_on_time_by_mode_matches_the_raw_dates(real_run):
             " from marts.fct_shipments where carrier_code like 'SCMS-%' group by 1",
         )
     }
-    names = {"Air": "SCMS-AIR", "Air Charter": "SCMS-AIR-CHARTER", "Truck": "SCMS-TRUCK",
-             "Ocean": "SCMS-OCEAN"}
+    names = {
+        "Air": "SCMS-AIR",
+        "Air Charter": "SCMS-AIR-CHARTER",
+        "Truck": "SCMS-TRUCK",
+        "Ocean": "SCMS-OCEAN",
+    }
     assert {names[k]: v for k, v in expected.items()} == got
 
 
@@ -384,9 +402,7 @@ def test_dcsa_valid_events_map_to_milestones(real_run):
     expected = real_run["reports"]["dcsa"]["results"]["expected_by_file"]
     loaded = sum(v.get("expected_loaded", 0) for v in expected.values())
     assert _q(con, "select count(*) from meta.load_log where feed = 'dcsa'")[0][0] == len(expected)
-    assert (
-        _q(con, "select sum(rows_loaded) from meta.load_log where feed = 'dcsa'")[0][0] == loaded
-    )
+    assert _q(con, "select sum(rows_loaded) from meta.load_log where feed = 'dcsa'")[0][0] == loaded
     events = _q(
         con,
         "select milestone, count(*) from marts.fct_shipment_events where source = 'DCSA' group by 1",
