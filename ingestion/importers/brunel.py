@@ -7,8 +7,9 @@ Mapping (docs/real-data.md, "Brunel"):
   (DTD door-to-door, DTP door-to-port, CRF customer-referred freight), origin/destination port
   (anonymised ``PORTnn``, written into the locode fields), units, weight;
 - ``Order Date`` (2013-05-26 for every row) is taken as the requested ship day: planned pickup
-  end = its end; the actual pickup (``PUP``, 12:00 UTC) is that day - ``Ship ahead day count`` +
-  ``Ship Late Day count``, so a pickup is on time iff the late count is 0; planned delivery
+  end = its end; the actual pickup (``PUP``, 12:00 UTC) is that day + the late count when above 0,
+  else that day - ``Ship ahead day count`` (both non-zero: read as late, counted), so
+  a pickup is on time iff ``Ship Late Day count`` is 0; planned delivery
   end = requested ship day + ``TPT`` days. There is no delivery date: no delivery KPIs;
 - expected cost from the real rate cards: the FreightRates row of the order's carrier, lane,
   service, transit days (``tpt_day_cnt`` = ``TPT``) and weight band (``minm_wgh_qty`` <= weight
