@@ -120,10 +120,17 @@ def run(source: Path, landing: Path, dataset: str = "brunel") -> ImportReport:
         orders = orders.filter(~cond)
 
     day = pl.col("Order Date").cast(pl.Date)
+    # shipped late by the late count, else early by the ahead count (rows with both counted)
     pickup_day = (
-        day
-        - pl.duration(days=pl.col("Ship ahead day count"))
-        + pl.duration(days=pl.col("Ship Late Day count"))
+        pl.when(pl.col("Ship Late Day count") > 0)
+        .then(day + pl.duration(days=pl.col("Ship Late Day count")))
+        .otherwise(day - pl.duration(days=pl.col("Ship ahead day count")))
+    )
+    imp.count(
+        "orders with both a late and an ahead day count (read as late)",
+        orders.filter(
+            (pl.col("Ship Late Day count") > 0) & (pl.col("Ship ahead day count") > 0)
+        ).height,
     )
     mode = pl.col("mode_dsc").replace_strict({"AIR": "AIR", "GROUND": "LTL"}, default="LTL")
     shipments = orders.select(
