@@ -160,6 +160,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return cmd_dashboard(args)
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from ingestion.importers import run_import
+
+    settings = load_settings(args.into)
+    settings.ensure_dirs()
+    report = run_import(args.dataset, settings.landing, args.source)
+    print(report.summary())
+    print(f"report: {settings.landing / '_import' / (args.dataset + '_report.json')}")
+    print("next: waybill run (with the same WAYBILL_DATA_DIR / --into folder)")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     settings = load_settings()
     prepare_run_environment(settings)
@@ -208,6 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--no-dashboard", action="store_true", help="stop after the pipeline run")
     p.set_defaults(func=cmd_demo)
+
+    from ingestion.importers import DATASETS
+
+    p = sub.add_parser("import", help="map a public data set onto our feeds (docs/real-data.md)")
+    p.add_argument("dataset", choices=sorted(DATASETS))
+    p.add_argument("--source", help="the data set's folder (default: ../shared/datasets/...)")
+    p.add_argument("--into", help="data directory to import into (default: WAYBILL_DATA_DIR)")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on this data directory")
     p.add_argument("--port", type=int, default=3000)
