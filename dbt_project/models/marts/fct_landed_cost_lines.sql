@@ -16,7 +16,7 @@
 with
 
 order_lines as (
-    select * from {{ ref('stg_oms__order_lines') }}
+    select * from {{ ref('int_order_lines_priced') }}
 ),
 
 allocations as (
@@ -25,12 +25,6 @@ allocations as (
 
 incoterms as (
     select * from {{ ref('ref_incoterms') }}
-),
-
-order_dates as (
-    select order_id, min(created_at) as order_created_at
-    from order_lines
-    group by order_id
 ),
 
 shipped as (
@@ -50,15 +44,6 @@ shipped as (
     group by order_id, line_number
 ),
 
-goods as (
-    select
-        shipment_lines.order_id,
-        shipment_lines.line_number,
-        sum(shipment_lines.quantity_shipped) as quantity_shipped
-    from {{ ref('stg_oms__shipment_lines') }} as shipment_lines
-    group by shipment_lines.order_id, shipment_lines.line_number
-),
-
 joined as (
     select
         order_lines.order_line_id,
@@ -69,12 +54,12 @@ joined as (
         order_lines.incoterm,
         incoterms.incoterm is not null as is_known_incoterm,
         order_lines.quantity_ordered,
-        coalesce(goods.quantity_shipped, 0) as quantity_shipped,
+        order_lines.quantity_shipped,
         order_lines.weight_kg,
         order_lines.unit_price_currency as goods_currency,
-        cast(order_lines.unit_price_amount * coalesce(goods.quantity_shipped, 0) as decimal(18, 2))
+        cast(order_lines.unit_price_amount * order_lines.quantity_shipped as decimal(18, 2))
             as goods_value_amount,
-        coalesce(shipped.receipt_date, cast(order_dates.order_created_at as date)) as fx_on_date,
+        coalesce(shipped.receipt_date, cast(order_lines.order_created_at as date)) as fx_on_date,
         coalesce(shipped.shipment_count, 0) as shipment_count,
         coalesce(shipped.is_freight_estimated, false) as is_freight_estimated,
         {%- for component, name, flag in components %}
@@ -83,11 +68,6 @@ joined as (
         {%- endfor %}
         coalesce(shipped.allocated_reporting_amount, 0) as allocated_reporting_amount
     from order_lines
-    left join order_dates
-        on order_lines.order_id = order_dates.order_id
-    left join goods
-        on order_lines.order_id = goods.order_id
-        and order_lines.line_number = goods.line_number
     left join shipped
         on order_lines.order_id = shipped.order_id
         and order_lines.line_number = shipped.line_number
