@@ -163,7 +163,12 @@ def summary_rows(df: pl.DataFrame, report: str, filters: dict[str, str], snapsho
         *((f"Filter {k}", v) for k, v in filters.items() if v),
         ("Rows", df.height),
     ]
-    totals = [(f"Total {c}", df[c].cast(pl.Float64).sum()) for c in df.columns if is_money(c)]
+    # decimal sums, rounded to the cent once (a float sum would show 698.1199999)
+    totals = [
+        (f"Total {c}", round(float(df[c].cast(pl.Decimal(38, 2)).sum() or 0), 2))
+        for c in df.columns
+        if is_money(c)
+    ]
     status = []
     if spec.status_column and spec.status_column in df.columns and df.height:
         counts = df.group_by(spec.status_column).len().sort(spec.status_column)
@@ -176,6 +181,7 @@ def _write_xlsx(
 ) -> None:
     import xlsxwriter
 
+    summary_lines = summary_rows(df, report, filters, snapshot)
     # Excel has no decimal type: money goes out as doubles with a 2-decimal format
     df = df.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "remove_timezone": True})
@@ -190,7 +196,7 @@ def _write_xlsx(
         summary = wb.add_worksheet("Summary")
         summary.set_column(0, 0, 40)
         summary.set_column(1, 1, 90)
-        for r, (label, value) in enumerate(summary_rows(df, report, filters, snapshot)):
+        for r, (label, value) in enumerate(summary_lines):
             summary.write_string(r, 0, label, bold)
             if isinstance(value, float):
                 summary.write_number(r, 1, value, money)
