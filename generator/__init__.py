@@ -170,6 +170,7 @@ def generate(out_dir: Path, orders: int, seed: int, progress: bool = True) -> di
     step("invoices")
     acc = accessorials_df()
     inv, invoice_truth = carrier_invoices(costed, refs, acc, _rng(seed, "invoices"))
+    invoice_truth_rows = invoice_truth.pop("_invoices")
     inv_fmt = {c.code: c.invoice_format for c in W.CARRIERS}
     inv = inv.with_columns(pl.col("carrier_code").replace_strict(inv_fmt).alias("fmt"))
     rng_bad = _rng(seed, "bad rows")
@@ -412,6 +413,8 @@ def generate(out_dir: Path, orders: int, seed: int, progress: bool = True) -> di
     bad_files, duplicate = plant_bad_files(out_dir, files)
     truth_path = out_dir / "_truth" / "shipment_truth.parquet"
     truth_path.parent.mkdir(parents=True, exist_ok=True)
+    # which invoice carries which planted problem (the manifest has the counts)
+    invoice_truth_rows.write_parquet(out_dir / "_truth" / "invoice_truth.parquet")
     truth = world.shipments.join(
         refs.select("shipment_idx", "shipment_id", "tracking_number"),
         on="shipment_idx",

@@ -379,6 +379,7 @@ def carrier_invoices(
     )
     truth = {}
     inv_hdr = x.select("carrier_code", "error", "rdl_unevidenced", "det_unevidenced")
+    truth["_invoices"] = invoice_truth_frame(x, lines)
     for c in W.CARRIERS:
         h = inv_hdr.filter(pl.col("carrier_code") == c.code)
         truth[c.code] = {
@@ -398,6 +399,55 @@ def carrier_invoices(
             "unevidenced_detention_charges": int(h["det_unevidenced"].sum()),
         }
     return lines, truth
+
+
+def invoice_truth_frame(x: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+    """One row per invoice the carriers send (re-sent copies once per copy): what was planted.
+
+    planted: OVERCHARGE / UNDERCHARGE (freight and fuel scaled), DUPLICATE_RESENT (the same
+    number again, later), DUPLICATE_RENUMBERED (the same charges under a new number),
+    UNKNOWN_SHIPMENT (a shipment id we never had), or '' (a clean invoice); plus the
+    unevidenced accessorial flags of the invoice it was copied from."""
+    flags = x.select(
+        "inv_serial",
+        pl.col("error").alias("price_error"),
+        pl.col("rdl_unevidenced").alias("has_unevidenced_redelivery"),
+        pl.col("det_unevidenced").alias("has_unevidenced_detention"),
+    )
+    top = int(x["inv_serial"].max()) if x.height else 0
+    heads = lines.select(
+        "carrier_code", "invoice_number", "mess", "inv_serial", "shipment_id"
+    ).unique(["invoice_number", "mess"])
+    return (
+        heads.with_columns(
+            pl.when(pl.col("mess") == "duplicate_renumbered")
+            .then(pl.col("inv_serial") - top)
+            .when(pl.col("mess") == "unknown_shipment")
+            .then(pl.col("inv_serial") - 2 * top)
+            .otherwise(pl.col("inv_serial"))
+            .alias("inv_serial")
+        )
+        .join(flags, on="inv_serial", how="left")
+        .select(
+            "carrier_code",
+            "invoice_number",
+            "shipment_id",
+            pl.col("mess")
+            .replace_strict(
+                {
+                    "": "",
+                    "duplicate_resent": "DUPLICATE_RESENT",
+                    "duplicate_renumbered": "DUPLICATE_RENUMBERED",
+                    "unknown_shipment": "UNKNOWN_SHIPMENT",
+                }
+            )
+            .alias("planted"),
+            "price_error",
+            "has_unevidenced_redelivery",
+            "has_unevidenced_detention",
+        )
+        .sort(["carrier_code", "invoice_number", "planted"])
+    )
 
 
 def _date(col: str) -> pl.Expr:

@@ -191,7 +191,10 @@ def build_manifest(
         "carriers": _carrier_truth(world, true_events, invoice_truth),
         "orders": _order_truth(world),
         "returns": {"units_returned": returned_units},
-        "truth_files": {"shipment_truth": "_truth/shipment_truth.parquet"},
+        "truth_files": {
+            "shipment_truth": "_truth/shipment_truth.parquet",
+            "invoice_truth": "_truth/invoice_truth.parquet",
+        },
     }
 
 

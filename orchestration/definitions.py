@@ -10,6 +10,7 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.defs.automation import daily_schedule, landing_sensor, pipeline_job
 from orchestration.defs.dbt import dbt_models, dbt_project
+from orchestration.defs.exports import export_assets, exports_job, exports_schedule
 from orchestration.defs.ingest import landing_specs, raw_assets
 from orchestration.defs.publish import published_snapshot
 from orchestration.resources import WarehouseResource
@@ -17,9 +18,9 @@ from orchestration.resources import WarehouseResource
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=[*landing_specs, *raw_assets, dbt_models, published_snapshot],
-        jobs=[pipeline_job],
-        schedules=[daily_schedule],
+        assets=[*landing_specs, *raw_assets, dbt_models, published_snapshot, *export_assets],
+        jobs=[pipeline_job, exports_job],
+        schedules=[daily_schedule, exports_schedule],
         sensors=[landing_sensor],
         resources={
             "warehouse": WarehouseResource(),

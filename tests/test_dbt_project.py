@@ -236,6 +236,8 @@ RAW_ROWS: dict[str, list[dict]] = {
         },
     ],
     "fx_rates": [
+        # the Friday before the orders (Sunday 1 March): the finance marts convert at order date
+        {"rate_date": "2026-02-27", "currency": "USD", "rate_per_eur": "1.0850"},
         {"rate_date": "2026-03-02", "currency": "USD", "rate_per_eur": "1.0856"},
         {"rate_date": "2026-03-02", "currency": "USD", "rate_per_eur": "1.0857", "_load_id": 2},
     ],
@@ -384,7 +386,10 @@ def test_a_corrected_resend_replaces_the_older_version(warehouse):
         for r in lines
     ] == [(1, 7, 3, 2), (2, 1, 1, 1)]
     assert lines[0]["created_at"] == datetime(2026, 3, 1, 9, 0)
-    fx = rows(warehouse, "select rate_per_eur, _load_id from staging.stg_ecb__fx_rates")
+    fx = rows(
+        warehouse,
+        "select rate_per_eur, _load_id from staging.stg_ecb__fx_rates where rate_date = '2026-03-02'",
+    )
     assert [(str(r["rate_per_eur"]), r["_load_id"]) for r in fx] == [("1.085700", 2)]
 
 

@@ -233,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=3000)
     p.set_defaults(func=cmd_ui)
 
+    from waybill.exports import add_export_parser
+
+    add_export_parser(sub)
+
     args = parser.parse_args(argv)
     try:
         return args.func(args)

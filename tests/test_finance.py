@@ -1,0 +1,347 @@
+"""Finance marts and exports against independent truth (docs/finance.md).
+
+Uses the session's real pipeline run (``pipeline_run``: 1,500 orders, seed 7). Truth:
+- the generator's ``_truth/invoice_truth.parquet`` (which invoice carries which planted
+  problem) and the manifest's per-carrier invoice counts it must agree with;
+- the raw invoice tables (what arrived), the manifest's FX publication facts;
+- the marts themselves for the exports (an export must not change a number).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import duckdb
+import openpyxl
+import polars as pl
+import pytest
+
+from tests.conftest import waybill
+
+pytestmark = pytest.mark.slow
+
+ACCEPTED = ("MATCHED", "WITHIN_TOLERANCE")
+
+
+def read(path, sql: str) -> pl.DataFrame:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.sql(sql).pl()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def warehouse(pipeline_run):
+    return pipeline_run["settings"].warehouse
+
+
+@pytest.fixture(scope="module")
+def snapshot(pipeline_run):
+    return pipeline_run["settings"].snapshot
+
+
+@pytest.fixture(scope="module")
+def invoice_truth(pipeline_run) -> pl.DataFrame:
+    path = pipeline_run["settings"].landing / "_truth" / "invoice_truth.parquet"
+    return pl.read_parquet(path).with_columns(
+        # a re-sent copy is the invoice number's second copy
+        pl.when(pl.col("planted") == "DUPLICATE_RESENT").then(2).otherwise(1).alias("copy_number")
+    )
+
+
+@pytest.fixture(scope="module")
+def audited(warehouse, invoice_truth) -> pl.DataFrame:
+    found = read(
+        warehouse,
+        "select carrier_code, invoice_number, copy_number, invoice_status, has_overcharge, "
+        "has_undercharge, has_unevidenced_redelivery as found_rdl, "
+        "has_unevidenced_detention as found_det from marts.fct_freight_audit_invoices",
+    )
+    joined = invoice_truth.join(
+        found, on=["carrier_code", "invoice_number", "copy_number"], how="full", coalesce=True
+    )
+    planted = (
+        pl.when(pl.col("planted").is_in(["DUPLICATE_RESENT", "DUPLICATE_RENUMBERED"]))
+        .then(pl.lit("DUPLICATE"))
+        .when(pl.col("planted") == "UNKNOWN_SHIPMENT")
+        .then(pl.lit("UNMATCHED"))
+        .when(pl.col("has_unevidenced_redelivery") | pl.col("has_unevidenced_detention"))
+        .then(pl.lit("UNEVIDENCED_ACCESSORIAL"))
+        .when(pl.col("price_error") != "")
+        .then(pl.col("price_error"))
+        .when(pl.col("planted").is_not_null())
+        .then(pl.lit("CLEAN"))
+    )
+    return joined.with_columns(
+        planted.alias("truth"),
+        pl.when(pl.col("invoice_status").is_in(ACCEPTED))
+        .then(pl.lit("CLEAN"))
+        .otherwise(pl.col("invoice_status"))
+        .alias("found"),
+    )
+
+
+def test_invoice_truth_agrees_with_the_manifest_counts(pipeline_run, invoice_truth):
+    carriers = pipeline_run["manifest"]["carriers"]
+    originals = invoice_truth.filter(pl.col("planted") == "")
+    for code, c in carriers.items():
+        mine = originals.filter(pl.col("carrier_code") == code)
+        mine_all = invoice_truth.filter(pl.col("carrier_code") == code)
+        assert mine.height == c["invoices"], code
+        assert (mine["price_error"] == "OVERCHARGE").sum() == c["invoices_overcharged"], code
+        assert (mine["price_error"] == "UNDERCHARGE").sum() == c["invoices_undercharged"], code
+        assert mine["has_unevidenced_redelivery"].sum() == c["unevidenced_redelivery_charges"]
+        assert mine["has_unevidenced_detention"].sum() == c["unevidenced_detention_charges"]
+        for planted, key in (
+            ("DUPLICATE_RESENT", "duplicate_invoices_resent"),
+            ("DUPLICATE_RENUMBERED", "duplicate_invoices_renumbered"),
+            ("UNKNOWN_SHIPMENT", "invoices_for_unknown_shipments"),
+        ):
+            assert (mine_all["planted"] == planted).sum() == c[key], (code, planted)
+
+
+def test_every_invoice_received_is_audited_once(audited):
+    assert audited.filter(pl.col("truth").is_null()).height == 0, "audited invoices nobody sent"
+    missing = audited.filter(pl.col("found").is_null())
+    assert missing.height == 0, missing.select("carrier_code", "invoice_number", "planted")
+
+
+def test_freight_audit_finds_every_planted_problem(audited):
+    """Recall 100 %: each planted problem gets its status (or, for an invoice with two
+    problems, its flag)."""
+    problems = audited.filter(pl.col("truth") != "CLEAN")
+    assert problems.height > 30, "too few planted problems to judge"
+    for kind in ("DUPLICATE", "UNMATCHED", "UNEVIDENCED_ACCESSORIAL", "OVERCHARGE", "UNDERCHARGE"):
+        planted = problems.filter(pl.col("truth") == kind)
+        missed = planted.filter(pl.col("found") != kind)
+        assert missed.height == 0, (kind, missed.select("invoice_number", "found").to_dicts())
+    # flags: every unevidenced accessorial and price error is flagged even behind another status
+    originals = audited.filter(pl.col("planted") == "")
+    assert (originals["has_unevidenced_redelivery"] == originals["found_rdl"]).all()
+    assert (originals["has_unevidenced_detention"] == originals["found_det"]).all()
+    over = originals.filter(pl.col("price_error") == "OVERCHARGE")
+    assert over["has_overcharge"].all()
+    under = originals.filter(pl.col("price_error") == "UNDERCHARGE")
+    assert under["has_undercharge"].all()
+
+
+def test_freight_audit_flags_nothing_beyond_what_was_planted(audited):
+    """Precision: of the invoices flagged, the share that carries a planted problem of that
+    kind (issue: above 95 %)."""
+    flagged = audited.filter(pl.col("found") != "CLEAN")
+    right = flagged.filter(pl.col("found") == pl.col("truth"))
+    precision = right.height / flagged.height
+    wrong = flagged.filter(pl.col("found") != pl.col("truth"))
+    assert precision >= 0.95, wrong.select("invoice_number", "truth", "found").to_dicts()
+
+
+def test_sum_over_statuses_equals_sum_invoiced_in_the_raw_feeds(warehouse):
+    """Every loaded invoice line row (each re-sent copy too) is one audit line, and the amounts
+    per status add up to what the carriers billed, read straight from raw.*."""
+    raw = read(
+        warehouse,
+        "select sum(cast(amount as decimal(18, 2))) as amount, count(*) as n "
+        "from raw.carrier_invoice_lines",
+    ).row(0)
+    raw_x12 = read(
+        warehouse,
+        "select sum(cast(charge_amount as decimal(18, 2))) as amount, count(*) as n "
+        "from raw.x12_210_invoice_lines",
+    ).row(0)
+    by_status = read(
+        warehouse,
+        "select line_status, sum(invoiced_amount) as amount, count(*) as n "
+        "from marts.fct_freight_audit_lines group by line_status",
+    )
+    assert by_status["line_status"].n_unique() >= 5
+    assert by_status["n"].sum() == raw[1] + raw_x12[1]
+    assert by_status["amount"].sum() == raw[0] + raw_x12[0]
+    invoices = read(
+        warehouse,
+        "select invoice_status, sum(invoiced_amount) as amount "
+        "from marts.fct_freight_audit_invoices group by invoice_status",
+    )
+    assert invoices["amount"].sum() == raw[0] + raw_x12[0]
+
+
+def test_fx_days_without_a_publication_use_the_last_prior_rate(pipeline_run, warehouse):
+    info = pipeline_run["manifest"]["parameters"]["fx"]
+    rates = read(
+        warehouse,
+        "select rate_on, rate_date, days_carried_forward from "
+        "intermediate.int_fx_rates_daily_filled where currency_code = 'USD'",
+    )
+    published = set(
+        read(warehouse, "select distinct rate_date from staging.stg_ecb__fx_rates")[
+            "rate_date"
+        ].to_list()
+    )
+    by_day = {r["rate_on"]: r for r in rates.to_dicts()}
+    checked = 0
+    for day, row in by_day.items():
+        expected = max(d for d in published if d <= day)
+        assert row["rate_date"] == expected, day
+        assert row["days_carried_forward"] == (day - expected).days
+        if day.weekday() == 5:  # Saturday: Friday's rate unless Friday was a holiday
+            assert row["rate_date"] <= day - dt.timedelta(days=1)
+        checked += 1
+    assert checked > 250
+    assert info["missing_business_days"], "the generator plants days the ECB file lacks"
+    for missing in info["missing_business_days"]:
+        day = dt.date.fromisoformat(missing)
+        assert by_day[day]["rate_date"] < day, missing
+
+
+def test_landed_cost_allocations_reconcile_to_their_sources(warehouse):
+    bad = read(
+        warehouse,
+        "select landed_cost_source_id from intermediate.int_landed_costs_allocated "
+        "group by 1 having max(source_amount) <> sum(allocated_amount) "
+        "or max(source_reporting_amount) <> sum(allocated_reporting_amount)",
+    )
+    assert bad.height == 0
+    # duty allocated = duty on the customs entries of shipped shipments, from raw
+    duty = read(
+        warehouse,
+        "select (select sum(allocated_amount) from intermediate.int_landed_costs_allocated "
+        "  where cost_component = 'DUTY') as allocated, "
+        "(select sum(cast(duty_amount as decimal(18, 2))) from staging.stg_customs__entries "
+        "  where shipment_id in (select shipment_id from intermediate.int_landed_costs_allocated)"
+        ") as source",
+    ).row(0)
+    assert duty[0] == duty[1] and duty[0] > 0
+
+
+def test_a_credit_note_reduces_net_revenue_and_margin_by_its_amount(warehouse):
+    m = read(
+        warehouse,
+        "select net_revenue_reporting_amount, goods_invoiced_reporting_amount, "
+        "freight_invoiced_reporting_amount, credit_note_reporting_amount, credit_note_count "
+        "from marts.fct_order_margin",
+    )
+    credited = m.filter(pl.col("credit_note_count") > 0)
+    assert credited.height > 10
+    assert (credited["credit_note_reporting_amount"] > 0).all()
+    assert (
+        credited["goods_invoiced_reporting_amount"]
+        + credited["freight_invoiced_reporting_amount"]
+        - credited["credit_note_reporting_amount"]
+        == credited["net_revenue_reporting_amount"]
+    ).all()
+
+
+REPORT_TOTALS = {
+    # report -> (mart sql over the snapshot, money column compared)
+    "freight-audit-exceptions": (
+        "select sum(invoiced_amount) from marts.fct_freight_audit_lines "
+        "where line_status not in ('MATCHED', 'WITHIN_TOLERANCE')",
+        "invoiced_amount",
+    ),
+    "receivables-aging": (
+        "select sum(open_reporting_amount) from marts.rpt_receivables_aging",
+        "open_reporting_amount",
+    ),
+    "payables-aging": (
+        "select sum(approved_reporting_amount) from marts.rpt_payables_aging",
+        "approved_reporting_amount",
+    ),
+    "margin": (
+        "select sum(contribution_margin_reporting_amount) from marts.fct_order_margin",
+        "contribution_margin_reporting_amount",
+    ),
+    "landed-cost": (
+        "select sum(landed_cost_reporting_amount) from marts.fct_landed_cost_lines",
+        "landed_cost_reporting_amount",
+    ),
+}
+
+
+@pytest.mark.parametrize("report", sorted(REPORT_TOTALS))
+def test_exports_open_with_polars_and_openpyxl_and_match_the_marts(
+    pipeline_run, snapshot, tmp_path, report
+):
+    sql, column = REPORT_TOTALS[report]
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        mart_total = con.execute(sql).fetchall()[0][0] or Decimal(0)
+    finally:
+        con.close()
+    paths = {}
+    for fmt in ("csv", "parquet", "xlsx"):
+        out = tmp_path / f"{report}.{fmt}"
+        run = waybill(
+            "export", report, "--format", fmt, "--out", str(out),
+            data_dir=pipeline_run["data_dir"], timeout=300,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout + run.stderr
+        paths[fmt] = out
+    csv = pl.read_csv(paths["csv"], infer_schema_length=None)
+    parquet = pl.read_parquet(paths["parquet"])
+    assert csv.height == parquet.height
+    assert parquet[column].cast(pl.Decimal(38, 2)).sum() == mart_total
+    assert round(csv[column].sum(), 2) == pytest.approx(float(mart_total), abs=0.005)
+
+    wb = openpyxl.load_workbook(paths["xlsx"])
+    assert wb.sheetnames == ["Summary", "Data"]
+    data = wb["Data"]
+    assert data.freeze_panes == "A2"
+    header = [c.value for c in data[1]]
+    assert header == parquet.columns
+    col = header.index(column) + 1
+    values = [data.cell(row=r, column=col).value for r in range(2, data.max_row + 1)]
+    assert len(values) == parquet.height
+    assert sum(v or 0 for v in values) == pytest.approx(float(mart_total), abs=0.01)
+    if values:
+        assert data.cell(row=2, column=col).number_format == "#,##0.00"
+    date_columns = [i for i, (n, t) in enumerate(parquet.schema.items()) if t == pl.Date]
+    for i in date_columns[:1]:
+        cell = next(
+            (data.cell(row=r, column=i + 1) for r in range(2, data.max_row + 1)
+             if data.cell(row=r, column=i + 1).value is not None),
+            None,
+        )  # fmt: skip
+        if cell is not None:
+            assert cell.is_date and cell.number_format == "yyyy-mm-dd"
+    summary = {r[0].value: r[1].value for r in wb["Summary"].iter_rows() if r[0].value}
+    assert summary["Rows"] == parquet.height
+    assert summary[f"Total {column}"] == pytest.approx(float(mart_total), abs=0.01)
+
+
+def test_export_filters_by_carrier_and_date(pipeline_run, snapshot, tmp_path):
+    out = tmp_path / "ups.parquet"
+    run = waybill(
+        "export", "freight-audit-exceptions", "--format", "parquet", "--out", str(out),
+        "--carrier", "ups", "--from", "2026-08-01", "--to", "2026-10-31",
+        data_dir=pipeline_run["data_dir"], timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    df = pl.read_parquet(out)
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        n = con.execute(
+            "select count(*) from marts.fct_freight_audit_lines where carrier_code = 'UPS' "
+            "and line_status not in ('MATCHED', 'WITHIN_TOLERANCE') "
+            "and invoice_date between '2026-08-01' and '2026-10-31'"
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    assert df.height == n
+    assert set(df["carrier_code"].to_list()) <= {"UPS"}
+    bad = waybill("export", "landed-cost", "--carrier", "UPS", data_dir=pipeline_run["data_dir"])
+    assert bad.returncode == 2 and "does not apply" in bad.stdout
+
+
+def test_the_pipeline_run_wrote_every_export_with_the_run_date(pipeline_run):
+    from waybill.exports import FORMATS, REPORTS
+
+    exports = pipeline_run["settings"].exports
+    names = {p.name for p in exports.iterdir()}
+    for report in REPORTS:
+        for fmt in FORMATS:
+            assert any(n.startswith(f"{report}_20") and n.endswith(f".{fmt}") for n in names), (
+                report,
+                fmt,
+                sorted(names),
+            )

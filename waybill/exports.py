@@ -1,0 +1,308 @@
+"""Reconciliation reports from the published snapshot as CSV, XLSX or Parquet (docs/finance.md
+"Exports"): ``waybill export <report>`` and the Dagster assets in orchestration/defs/exports.py.
+
+Every report is one mart read as is (no amounts are recomputed here), optionally filtered by a
+date range, a carrier and a customer. The XLSX has a summary sheet (report, filters, snapshot,
+row count, the total of every money column, rows per status) and a data sheet with a frozen
+header, autofilter and number formats for money and dates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from ingestion.db import frame
+
+FORMATS = ("csv", "xlsx", "parquet")
+
+
+@dataclass(frozen=True)
+class Report:
+    table: str
+    title: str
+    description: str
+    date_column: str
+    order_by: str
+    where: str = "true"
+    carrier_column: str | None = None
+    customer_column: str | None = None
+    status_column: str | None = None
+
+
+REPORTS: dict[str, Report] = {
+    "freight-audit-exceptions": Report(
+        table="marts.fct_freight_audit_lines",
+        title="Freight audit exceptions",
+        description="Carrier invoice lines not MATCHED or WITHIN_TOLERANCE, with expected "
+        "amount, variance, tolerance and reason (fct_freight_audit_lines).",
+        date_column="invoice_date",
+        order_by="carrier_code, invoice_number, copy_number, line_number",
+        where="line_status not in ('MATCHED', 'WITHIN_TOLERANCE')",
+        carrier_column="carrier_code",
+        status_column="line_status",
+    ),
+    "receivables-aging": Report(
+        table="marts.rpt_receivables_aging",
+        title="Receivables aging",
+        description="Customer invoices per order and shipment: billed vs expected, open "
+        "amount, aging bucket, unbilled delivered shipments, invoices without proof of "
+        "delivery (rpt_receivables_aging).",
+        date_column="document_date",
+        order_by="customer_id, order_id, shipment_id",
+        carrier_column="carrier_code",
+        customer_column="customer_id",
+        status_column="aging_bucket",
+    ),
+    "payables-aging": Report(
+        table="marts.rpt_payables_aging",
+        title="Payables aging",
+        description="Carrier invoices per shipment: audit status, matched vs open, aging "
+        "bucket (rpt_payables_aging).",
+        date_column="invoice_date",
+        order_by="carrier_code, invoice_number, copy_number",
+        carrier_column="carrier_code",
+        status_column="aging_bucket",
+    ),
+    "margin": Report(
+        table="marts.fct_order_margin",
+        title="Margin by order",
+        description="Net revenue, landed cost, outbound freight, accessorials, duties and "
+        "contribution margin per order (fct_order_margin).",
+        date_column="order_date",
+        order_by="order_date, order_id",
+        carrier_column="carrier_code",
+        customer_column="customer_id",
+        status_column="margin_status",
+    ),
+    "landed-cost": Report(
+        table="marts.fct_landed_cost_lines",
+        title="Landed cost by order line",
+        description="Goods value and the landed cost components the Incoterm puts on us per "
+        "order line (fct_landed_cost_lines).",
+        date_column="receipt_date",
+        order_by="order_id, line_number",
+        customer_column="customer_id",
+        status_column="incoterm",
+    ),
+}
+
+
+def is_money(name: str) -> bool:
+    return name.endswith("_amount")
+
+
+def read_report(
+    snapshot: Path,
+    report: str,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    carrier: str | None = None,
+    customer: str | None = None,
+) -> pl.DataFrame:
+    """The report's rows from the snapshot, filtered. Unknown filters raise ValueError."""
+    spec = REPORTS[report]
+    where, params = [f"({spec.where})"], []
+    if date_from:
+        where.append(f"{spec.date_column} >= ?")
+        params.append(date_from)
+    if date_to:
+        where.append(f"{spec.date_column} <= ?")
+        params.append(date_to)
+    for value, column, label in (
+        (carrier, spec.carrier_column, "--carrier"),
+        (customer, spec.customer_column, "--customer"),
+    ):
+        if value is None:
+            continue
+        if column is None:
+            raise ValueError(f"{label} does not apply to the {report} report")
+        where.append(f"upper({column}) = upper(?)")
+        params.append(value)
+    sql = f"select * from {spec.table} where {' and '.join(where)} order by {spec.order_by}"
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        return frame(con, sql, params)
+    finally:
+        con.close()
+
+
+def default_path(exports_dir: Path, report: str, fmt: str, run_date: dt.date) -> Path:
+    return exports_dir / f"{report}_{run_date.isoformat()}.{fmt}"
+
+
+def write_report(
+    df: pl.DataFrame, path: Path, fmt: str, report: str, filters: dict[str, str], snapshot: Path
+) -> Path:
+    """Write df as fmt to path, atomically (temporary name, then rename)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    if fmt == "csv":
+        df.write_csv(tmp)
+    elif fmt == "parquet":
+        df.write_parquet(tmp)
+    else:
+        _write_xlsx(df, tmp, report, filters, snapshot)
+    tmp.replace(path)
+    return path
+
+
+def summary_rows(df: pl.DataFrame, report: str, filters: dict[str, str], snapshot: Path) -> list:
+    spec = REPORTS[report]
+    rows: list[tuple[str, object]] = [
+        ("Report", spec.title),
+        ("What", spec.description),
+        ("Source", f"{spec.table} in {snapshot}"),
+        ("Generated at (UTC)", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")),
+        *((f"Filter {k}", v) for k, v in filters.items() if v),
+        ("Rows", df.height),
+    ]
+    # decimal sums, rounded to the cent once (a float sum would show 698.1199999)
+    totals = [
+        (f"Total {c}", round(float(df[c].cast(pl.Decimal(38, 2)).sum() or 0), 2))
+        for c in df.columns
+        if is_money(c)
+    ]
+    status = []
+    if spec.status_column and spec.status_column in df.columns and df.height:
+        counts = df.group_by(spec.status_column).len().sort(spec.status_column)
+        status = [(f"Rows {spec.status_column} = {k}", n) for k, n in counts.iter_rows()]
+    return rows + totals + status
+
+
+def _write_xlsx(
+    df: pl.DataFrame, path: Path, report: str, filters: dict[str, str], snapshot: Path
+) -> None:
+    import xlsxwriter
+
+    summary_lines = summary_rows(df, report, filters, snapshot)
+    # Excel has no decimal type: money goes out as doubles with a 2-decimal format
+    df = df.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "remove_timezone": True})
+    try:
+        bold = wb.add_format({"bold": True})
+        money = wb.add_format({"num_format": "#,##0.00"})
+        number = wb.add_format({"num_format": "#,##0.######"})
+        date = wb.add_format({"num_format": "yyyy-mm-dd"})
+        stamp = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        header = wb.add_format({"bold": True, "bottom": 1, "text_wrap": True})
+
+        summary = wb.add_worksheet("Summary")
+        summary.set_column(0, 0, 40)
+        summary.set_column(1, 1, 90)
+        for r, (label, value) in enumerate(summary_lines):
+            summary.write_string(r, 0, label, bold)
+            if isinstance(value, float):
+                summary.write_number(r, 1, value, money)
+            elif isinstance(value, int):
+                summary.write_number(r, 1, value)
+            else:
+                summary.write_string(r, 1, str(value))
+
+        data = wb.add_worksheet("Data")
+        data.freeze_panes(1, 0)
+        formats = []
+        for c, (name, dtype) in enumerate(df.schema.items()):
+            data.write_string(0, c, name, header)
+            if dtype == pl.Date:
+                fmt, width = date, 12
+            elif isinstance(dtype, pl.Datetime):
+                fmt, width = stamp, 20
+            elif dtype.is_float() and is_money(name):
+                fmt, width = money, 14
+            elif dtype.is_numeric():
+                fmt, width = number, 12
+            else:
+                fmt, width = None, min(40, max(10, len(name) + 2))
+            formats.append(fmt)
+            data.set_column(c, c, width, fmt)
+        for r, row in enumerate(df.iter_rows(), start=1):
+            for c, value in enumerate(row):
+                if value is None:
+                    continue
+                if isinstance(value, dt.datetime | dt.date):
+                    data.write_datetime(r, c, value, formats[c])
+                elif isinstance(value, bool):
+                    data.write_boolean(r, c, value)
+                elif isinstance(value, int | float):
+                    data.write_number(r, c, value, formats[c])
+                else:
+                    data.write_string(r, c, str(value))
+        if df.width:
+            data.autofilter(0, 0, max(df.height, 1), df.width - 1)
+    finally:
+        wb.close()
+
+
+def export(
+    snapshot: Path,
+    report: str,
+    fmt: str,
+    out: Path,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    carrier: str | None = None,
+    customer: str | None = None,
+) -> tuple[Path, pl.DataFrame]:
+    """Read, filter and write one report; returns the path written and the rows."""
+    if report not in REPORTS:
+        raise ValueError(f"unknown report {report!r}: one of {', '.join(REPORTS)}")
+    if not snapshot.exists():
+        raise FileNotFoundError(f"no published snapshot at {snapshot}: run `waybill run` first")
+    df = read_report(snapshot, report, date_from, date_to, carrier, customer)
+    filters = {
+        "from": date_from.isoformat() if date_from else "",
+        "to": date_to.isoformat() if date_to else "",
+        "carrier": carrier or "",
+        "customer": customer or "",
+    }
+    return write_report(df, out, fmt, report, filters, snapshot), df
+
+
+def cmd_export(args) -> int:
+    """``waybill export``: see add_export_parser."""
+    from waybill.settings import load_settings
+
+    settings = load_settings()
+    out = (
+        Path(args.out)
+        if args.out
+        else default_path(settings.exports, args.report, args.format, dt.date.today())
+    )
+    try:
+        path, df = export(
+            settings.snapshot,
+            args.report,
+            args.format,
+            out,
+            args.date_from,
+            args.date_to,
+            args.carrier,
+            args.customer,
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"waybill export: {exc}")
+        return 2
+    print(f"wrote {df.height:,} rows of {args.report} to {path}")
+    return 0
+
+
+def add_export_parser(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write a reconciliation report (freight audit, AR/AP aging, margin, landed cost)",
+    )
+    p.add_argument("report", choices=sorted(REPORTS))
+    p.add_argument("--format", choices=FORMATS, default="xlsx")
+    p.add_argument("--out", help="file to write (default: data/exports/<report>_<today>.<fmt>)")
+    p.add_argument("--from", dest="date_from", type=dt.date.fromisoformat, help="YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", type=dt.date.fromisoformat, help="YYYY-MM-DD")
+    p.add_argument("--carrier", help="carrier code, e.g. UPS")
+    p.add_argument("--customer", help="customer id")
+    p.set_defaults(func=cmd_export)
