@@ -1,0 +1,78 @@
+"""What was loaded, what was quarantined and why, how fresh each feed is, the checks' history,
+and when the snapshot was published."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import charts, ui
+
+st.title("Data quality")
+ui.require_snapshot()
+if ui.scope().is_tenant:
+    st.info("Data quality is for internal users.")
+    st.stop()
+if "meta.load_log" not in ui.tables():
+    st.info(f"The snapshot has no load log yet. {ui.RUN_HINT}.")
+    st.stop()
+
+info = ui.call("snapshot_info")
+summary = ui.call("load_summary")
+c1, c2, c3, c4 = st.columns(4)
+c1.metric(
+    "Snapshot published (UTC)",
+    str(info["published_at"])[:19] if info else "unknown",
+    help=f"Run {info['run_id']}" if info else None,
+    border=True,
+)
+c2.metric("Rows loaded", f"{int(summary['rows_loaded'].sum() or 0):,}", border=True)
+c3.metric("Rows quarantined", f"{int(summary['rows_quarantined'].sum() or 0):,}", border=True)
+c4.metric("Unreadable files", f"{int(summary['failed_files'].sum() or 0):,}", border=True)
+
+st.subheader("Check results")
+dq = ui.call("dq_results")
+if dq is None:
+    st.info(
+        "No data-quality check results in this snapshot yet (meta.dq_results comes with the "
+        "Great Expectations suites): run `waybill run` after upgrading."
+    )
+elif dq.height == 0:
+    st.success("The checks ran and stored no results.")
+else:
+    status = next((c for c in ("status", "success", "outcome") if c in dq.columns), None)
+    if status:
+        st.dataframe(
+            dq.group_by(status).len().sort("len", descending=True),
+            hide_index=True,
+        )
+    ui.table(dq, "dq_history", download="dq_results.csv")
+
+if summary.height:
+    st.subheader("Rows per feed")
+    st.plotly_chart(charts.rows_by_feed(summary), width="stretch")
+    st.subheader("Per feed")
+    st.dataframe(summary, hide_index=True, width="stretch")
+else:
+    st.info("The snapshot has no loads yet: drop files into the landing zone and run the pipeline.")
+
+st.subheader("Freshness per feed")
+st.caption("When each feed last delivered a file, and how long before the snapshot was published.")
+st.dataframe(ui.call("freshness"), hide_index=True, width="stretch")
+
+st.subheader("Quarantine by feed and reason")
+quarantine = ui.call("quarantine_by_reason")
+if quarantine.height:
+    st.plotly_chart(charts.quarantine_by_feed(quarantine), width="stretch")
+    ui.table(quarantine, "quarantine", download="quarantine_by_reason.csv")
+else:
+    st.success("Nothing quarantined.")
+failed = ui.call("failed_files")
+if failed.height:
+    st.subheader("Files skipped as unreadable")
+    st.dataframe(failed, hide_index=True, width="stretch")
+
+st.subheader("Load log")
+ui.table(ui.call("load_log"), "load_log", download="load_log.csv")
+
+with st.expander("Published tables"):
+    st.dataframe(ui.call("published_tables"), hide_index=True, width="stretch")
