@@ -247,7 +247,13 @@ def carrier_on_time_trend(months: pl.DataFrame, carrier: str) -> go.Figure:
         )
     )
     fig.update_layout(
-        yaxis2={"title": "Shipments delivered", "overlaying": "y", "side": "right"},
+        yaxis2={
+            "title": "Shipments delivered",
+            "overlaying": "y",
+            "side": "right",
+            "tickformat": ",d",
+            "rangemode": "tozero",
+        },
         legend={"orientation": "h", "y": -0.25},
     )
     return fig
@@ -329,10 +335,34 @@ def exception_reasons(df: pl.DataFrame, title: str) -> go.Figure:
     return _layout(fig, height=120 + 28 * df["exception_type"].n_unique())
 
 
-def shipment_timeline(milestones: pl.DataFrame, events: pl.DataFrame) -> go.Figure:
-    """Planned / estimated / actual per milestone, and every raw event with its source code."""
+def shipment_timeline(
+    milestones: pl.DataFrame, events: pl.DataFrame, shipment: dict | None = None
+) -> go.Figure:
+    """Planned / estimated / actual per milestone, every raw event with its source code, and
+    the booked pickup and delivery windows as bars."""
     fig = go.Figure()
     order = milestones.sort("milestone_sequence")["milestone"].to_list()
+    for milestone, start, end in (
+        ("PICKED_UP", "planned_pickup_start_at", "planned_pickup_end_at"),
+        ("DELIVERED", "planned_delivery_start_at", "planned_delivery_end_at"),
+    ):
+        if shipment and shipment.get(start) and shipment.get(end):
+            if milestone not in order:
+                order.append(milestone)
+            fig.add_trace(
+                go.Scatter(
+                    x=[shipment[start], shipment[end]],
+                    y=[milestone, milestone],
+                    mode="lines",
+                    line={"color": "rgba(21,101,192,0.25)", "width": 14},
+                    name="Booked window",
+                    legendgroup="window",
+                    showlegend=milestone == "PICKED_UP",
+                    hovertemplate=(
+                        f"{milestone} window<br>%{{x|%Y-%m-%d %H:%M}} UTC<extra></extra>"
+                    ),
+                )
+            )
     for column, label, symbol, color in (
         ("planned_at", "Planned", "square-open", MUTED),
         ("estimated_at", "Estimated", "diamond-open", "#EF6C00"),

@@ -81,13 +81,14 @@ def user_box() -> None:
 
 
 @st.cache_data(ttl=600, max_entries=512, show_spinner=False)
-def _cached(name: str, version: float, args: tuple, kwargs: tuple):
+def _cached(name: str, version: tuple, args: tuple, kwargs: tuple):
     return getattr(data, name)(*args, **dict(kwargs))
 
 
 def call(name: str, *args, **kwargs):
     """``data.<name>(*args, **kwargs)``, cached until a new snapshot is published."""
-    return _cached(name, data.snapshot_version(), args, tuple(sorted(kwargs.items())))
+    version = (str(data.snapshot_path()), data.snapshot_version())
+    return _cached(name, version, args, tuple(sorted(kwargs.items())))
 
 
 def tables() -> set[str]:
@@ -126,7 +127,7 @@ def _default_period(opts: dict) -> tuple[date, date]:
     return max(start, opts.get("min_date") or start), end
 
 
-def filter_bar() -> None:
+def filter_bar(applies: bool = True) -> None:
     """The sidebar filters; rendered on every page so their state survives page switches."""
     if not data.has_snapshot():
         return
@@ -135,6 +136,8 @@ def filter_bar() -> None:
         return
     sb = st.sidebar
     sb.header("Filters")
+    if not applies:
+        sb.caption("These filters do not apply to this page; they are kept for the others.")
     if f"{_F}period" not in st.session_state:
         st.session_state[f"{_F}period"] = _default_period(opts)
     sb.date_input(

@@ -126,6 +126,8 @@ def dashboard_command(settings: Settings, port: int) -> list[str]:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "minimal",
     ]
 
 
@@ -208,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--no-dashboard", action="store_true", help="stop after the pipeline run")
     p.set_defaults(func=cmd_demo)
+
+    from waybill import users
+
+    users.add_parser(sub)
 
     p = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on this data directory")
     p.add_argument("--port", type=int, default=3000)

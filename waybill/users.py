@@ -95,7 +95,7 @@ def add_user(
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
     if role == "customer" and not customer_id:
-        raise ValueError("a customer user needs --customer")
+        raise ValueError("a customer user needs a customer_id (--customer)")
     if not username or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise ValueError("user names are letters, digits, '-', '_' and '.'")
     if len(password) < 8:
@@ -123,3 +123,53 @@ def add_user(
     tmp.chmod(0o600)
     tmp.replace(path)
     return users[username]
+
+
+def cmd_users(args) -> int:
+    """``waybill users add|list``: the password comes from a prompt or stdin, never argv."""
+    import getpass
+    import sys
+
+    from waybill.settings import load_settings
+
+    path = load_settings().users_file
+    if args.action == "add" and not args.username:
+        print("error: waybill users add <username> [--customer ID]", file=sys.stderr)
+        return 2
+    if args.action == "list":
+        for user in load_users(path).values():
+            print(f"{user.username:<20} {user.role:<9} {user.customer_id or '-':<14} {user.name}")
+        return 0
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            print("passwords differ", file=sys.stderr)
+            return 2
+    try:
+        user = add_user(
+            path,
+            args.username,
+            password,
+            role=args.role,
+            customer_id=args.customer,
+            name=args.name,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    scope = f"customer {user.customer_id}" if user.is_tenant else "all customers (internal)"
+    print(f"{user.username} can sign in to the dashboard and sees {scope}; users file: {path}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("users", help="dashboard users for tenant mode (hashed passwords)")
+    p.add_argument("action", choices=["add", "list"])
+    p.add_argument("username", nargs="?")
+    p.add_argument("--customer", help="customer_id the user may see (role customer)")
+    p.add_argument("--role", choices=ROLES, default="customer")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.set_defaults(func=cmd_users)

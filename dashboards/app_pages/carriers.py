@@ -34,24 +34,31 @@ c1, c2 = st.columns([2, 3])
 c1.plotly_chart(charts.carrier_ranking(ranking), width="stretch")
 rate_cols = [c for c in ranking.columns if c.endswith("_rate")]
 shown = ranking.select(
-    "carrier_code",
-    "carrier_name",
-    "shipments",
-    "composite_score",
+    pl.col("carrier_code").alias("Carrier"),
+    pl.col("carrier_name").alias("Name"),
+    pl.col("shipments").alias("Shipments"),
+    pl.col("composite_score").alias("Score"),
     *[
-        (pl.col(c).cast(pl.Float64) * 100).round(1).alias(c.removesuffix("_rate") + " %")
+        (pl.col(c).cast(pl.Float64) * 100)
+        .round(1)
+        .alias(c.removesuffix("_rate").replace("_", " ").capitalize() + " %")
         for c in rate_cols
     ],
-    *[c for c in ranking.columns if c == "transit_time_days_mean"],
+    *[
+        pl.col(c).round(2).alias("Transit days (mean)")
+        for c in ranking.columns
+        if c == "transit_time_days_mean"
+    ],
 )
-c2.dataframe(shown, hide_index=True, width="stretch", height=36 * (ranking.height + 1) + 3)
+c2.dataframe(shown, hide_index=True, width="stretch", height=35 * (ranking.height + 1) + 3)
 with st.expander("Numerators and denominators behind every rate"):
     st.dataframe(ranking, hide_index=True, width="stretch")
 
 st.divider()
 codes = ranking["carrier_code"].to_list()
 if st.session_state.get("carrier_pick") not in codes:
-    st.session_state["carrier_pick"] = codes[0]
+    # Start with the busiest carrier: its charts say the most.
+    st.session_state["carrier_pick"] = ranking.sort("shipments", descending=True)["carrier_code"][0]
 carrier = st.pills("Carrier", codes, key="carrier_pick", selection_mode="single")
 if not carrier:
     st.info("Pick a carrier above to see its on-time trend, transit times, lanes and exceptions.")

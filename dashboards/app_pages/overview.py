@@ -20,15 +20,23 @@ before_o = ui.call("order_kpis", prev, scope=sc) if prev else {}
 before_s = ui.call("shipment_kpis", prev, scope=sc) if prev else {}
 fin = ui.call("finance_kpis", f, scope=sc)
 fin_before = ui.call("finance_kpis", prev, scope=sc) if prev else None
-trend_f = replace(f, start=None, end=None)
+# Trends run from the first month in the data to the end of the period (later months are
+# still open: their orders are not due yet).
+trend_f = replace(f, start=None)
 months = ui.call("monthly_order_kpis", trend_f, scope=sc)
 ship_months = ui.call("monthly_shipment_kpis", trend_f, scope=sc)
+opts = ui.call("filter_options", scope=sc)
 
 st.caption(
     f"{ui.describe(f)}. Deltas compare with the {((f.end - f.start).days + 1) if f.start else 0}"
     " days before. Orders count in the period their promised delivery window ends (due), "
     "deliveries in the period they were delivered."
 )
+if prev and opts.get("min_date") and prev.start < opts["min_date"]:
+    st.caption(
+        f":orange[The comparison period starts before the data does ({opts['min_date']:%d %b %Y}):"
+        " deltas compare with a partly covered period.]"
+    )
 if not now_o["orders_due"] and not now_o["orders_delivered"] and not now_s["shipments_delivered"]:
     ui.no_match("orders or shipments")
     st.stop()
@@ -45,6 +53,7 @@ def tile(col, label, value, delta, help_text, spark=None, inverse=False):
     )
     if spark is not None:
         col.plotly_chart(spark, width="stretch", config={"displayModeBar": False})
+        col.caption("by month, up to the period end")
 
 
 row1 = st.columns(4)

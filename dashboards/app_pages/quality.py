@@ -18,10 +18,10 @@ if "meta.load_log" not in ui.tables():
 
 info = ui.call("snapshot_info")
 summary = ui.call("load_summary")
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
 c1.metric(
     "Snapshot published (UTC)",
-    str(info["published_at"])[:19] if info else "unknown",
+    str(info["published_at"])[:16] if info else "unknown",
     help=f"Run {info['run_id']}" if info else None,
     border=True,
 )

@@ -67,19 +67,34 @@ events = ui.call("shipment_events", shipment_id, scope=sc)
 orders = ui.call("shipment_orders", shipment_id, scope=sc)
 
 st.subheader(f"{shipment_id}: {head['carrier_name'] or head['carrier_code']}, {head['lane']}")
-m = st.columns(5)
-m[0].metric("Status", head["current_status"] or "-", border=True)
-m[1].metric("Mode / service", f"{head['transport_mode']} / {head['service_level']}", border=True)
-m[2].metric("Tracking", head["tracking_number"] or "-", border=True)
 on_time = head["is_delivered_on_time"]
-m[3].metric(
-    "Delivery",
-    "on time" if on_time else ("late" if on_time is False else "open"),
-    border=True,
-    help=f"Planned window ends {head['planned_delivery_end_at']} UTC; "
-    f"delivered {head['delivered_at'] or 'not yet'}.",
+delivery = (
+    ":green-badge[on time]"
+    if on_time
+    else (":red-badge[late]" if on_time is False else ":blue-badge[open]")
 )
-m[4].metric("Exceptions", f"{head['exception_count']:,}", border=True)
+
+
+def _at(value) -> str:
+    return f"{value:%d %b %Y %H:%M}" if value else "-"
+
+
+facts = [
+    ("Status", f"**{head['current_status'] or '-'}** since {_at(head['current_status_at'])}"),
+    ("Mode / service", f"**{head['transport_mode']}** / {head['service_level'] or '-'}"),
+    ("Tracking", f"`{head['tracking_number'] or '-'}`"),
+    (
+        "Delivery (UTC)",
+        f"{delivery} planned by {_at(head['planned_delivery_end_at'])}, "
+        f"delivered {_at(head['delivered_at'])}",
+    ),
+    ("Transit", f"**{head['transit_time_days']:.1f} days**" if head["transit_time_days"] else "-"),
+    ("Exceptions", f"**{head['exception_count']:,}**"),
+]
+cols = st.columns([1, 1, 1, 2, 1, 1], border=True)
+for col, (label, value) in zip(cols, facts, strict=True):
+    col.caption(label)
+    col.markdown(value)
 if head["exception_count"]:
     st.error(
         f"Exceptions on this shipment: {head['exception_types'] or 'unspecified'}"
@@ -91,7 +106,7 @@ if head["exception_count"]:
     )
 
 if milestones.height or events.height:
-    st.plotly_chart(charts.shipment_timeline(milestones, events), width="stretch")
+    st.plotly_chart(charts.shipment_timeline(milestones, events, head), width="stretch")
 else:
     st.info("No milestones or carrier events for this shipment yet.")
 

@@ -44,12 +44,24 @@ with right:
         schema, name = table.split(".", 1)
         cols = docs.filter((pl.col("schema") == schema) & (pl.col("table_name") == name))
         description = cols["table_description"][0]
-        st.caption(description or "No description in the dbt project for this table.")
+        if description:
+            first, _, rest = description.partition(". ")
+            st.caption(first.rstrip(".") + ".")
+            if rest:
+                with st.expander("More about this table"):
+                    st.caption(rest)
+        else:
+            st.caption("No description in the dbt project for this table.")
         st.dataframe(
             cols.select("column_name", "data_type", "column_description"),
             hide_index=True,
             width="stretch",
             height=420,
+            column_config={
+                "column_name": st.column_config.TextColumn("Column", width="small"),
+                "data_type": st.column_config.TextColumn("Type", width="small"),
+                "column_description": st.column_config.TextColumn("Description", width="large"),
+            },
         )
 
 with left:
