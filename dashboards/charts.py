@@ -487,3 +487,33 @@ def status_bar(df: pl.DataFrame, status: str, value: str, title: str, axis: str)
 def generic_bar(df: pl.DataFrame, x: str, y: str, title: str, x_title: str, y_title: str):
     fig = px.bar(df.to_pandas(), x=x, y=y, labels={x: x_title, y: y_title}, title=title)
     return _layout(fig)
+
+
+def dq_history(df: pl.DataFrame) -> go.Figure:
+    """Expectations failed per evaluation over time (blocking ones stop publication)."""
+    fig = go.Figure()
+    for column, name, color in (
+        ("failed", "Failed (all)", "#EF6C00"),
+        ("failed_blocking", "Failed (blocking)", BAD),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=df["checked_at"].to_list(),
+                y=df[column].to_list(),
+                mode="lines+markers",
+                name=name,
+                line={"color": color},
+                customdata=df.select("evaluation", "expectations").rows(),
+                hovertemplate=(
+                    "%{x|%Y-%m-%d %H:%M} UTC<br>run %{customdata[0]}<br>"
+                    f"{name}: %{{y:,}} of %{{customdata[1]:,}} expectations<extra></extra>"
+                ),
+            )
+        )
+    fig.update_layout(
+        title="Data-quality history: failed expectations per evaluation",
+        xaxis_title="Checked at (UTC)",
+        yaxis_title="Failed expectations",
+    )
+    fig.update_yaxes(rangemode="tozero")
+    return _layout(fig, height=300)

@@ -630,8 +630,8 @@ def finance_kpis(f: Filters, scope: Scope = ALL) -> dict | None:
     out: dict = {}
     if "marts.fct_order_margin" in names:
         cols = columns_of("marts.fct_order_margin", scope)
-        rev = _first(cols, ("net_revenue_amount_usd", "net_revenue_amount", "revenue_amount"))
-        mar = _first(cols, ("margin_amount_usd", "margin_amount"))
+        rev = _first(cols, ("net_revenue_reporting_amount", "net_revenue_amount"))
+        mar = _first(cols, ("contribution_margin_reporting_amount", "margin_amount"))
         if rev and mar:
             w = order_where(f, alias="o", date_column="created_at")
             row = query(
@@ -647,7 +647,7 @@ def finance_kpis(f: Filters, scope: Scope = ALL) -> dict | None:
             out["margin_rate"] = row["margin"] / row["revenue"] if row["revenue"] else None
     if "marts.fct_freight_audit_invoices" in names:
         cols = columns_of("marts.fct_freight_audit_invoices", scope)
-        amt = _first(cols, ("invoiced_amount_usd", "invoice_amount_usd", "invoiced_amount"))
+        amt = _first(cols, ("invoiced_reporting_amount", "invoiced_amount"))
         if amt and "shipment_id" in cols:
             w = shipment_where(f, date_column="delivered_at")
             row = query(
@@ -655,7 +655,7 @@ def finance_kpis(f: Filters, scope: Scope = ALL) -> dict | None:
                     count(distinct i.shipment_id) as shipments_invoiced
                 from marts.fct_freight_audit_invoices as i
                 inner join marts.fct_shipments as s on s.shipment_id = i.shipment_id
-                where {w.sql}""",
+                where {"not i.is_duplicate and " if "is_duplicate" in cols else ""}{w.sql}""",
                 w.params,
                 scope=scope,
             ).row(0, named=True)
@@ -794,8 +794,10 @@ def _carrier_ranking_from_scorecard(f: Filters, scope: Scope) -> pl.DataFrame | 
         f"sum({p}_numerator) / nullif(sum({p}_denominator), 0) as {p}_rate" for p in pairs
     )
     score_col = _first(cols, ("composite_score", "score"))
+    # The mart's composite is 0..1 per row: volume-weighted mean over the rows, as 0..100.
     score = (
-        f"round(sum({score_col} * {volume}) / nullif(sum({volume}), 0), 1) as composite_score"
+        f"round(100 * sum({score_col} * {volume}) / nullif(sum({volume}) filter "
+        f"(where {score_col} is not null), 0), 1) as composite_score"
         if score_col
         else "null as composite_score"
     )
@@ -965,12 +967,21 @@ def alerts(f: Filters, scope: Scope = ALL) -> pl.DataFrame:
     value = _order_value_sql(names)
     if "marts.rpt_shipment_alerts" in names:
         w = shipment_where(f, alias="a")
+        cols = columns_of("marts.rpt_shipment_alerts", scope)
+        if {"goods_value_amount", "goods_value_currency"} <= set(cols):
+            # The mart carries the goods value itself.
+            select = """a.* exclude (goods_value_amount, goods_value_currency),
+                round(a.goods_value_amount, 2) as order_value,
+                coalesce(a.goods_value_currency, 'MIXED') as order_currency"""
+            join = ""
+        else:
+            select = "a.*, round(v.order_value, 2) as order_value, v.order_currency"
+            join = f"left join ({value}) as v on v.shipment_id = a.shipment_id"
         return query(
-            f"""select a.*, v.order_value
-            from marts.rpt_shipment_alerts as a
-            left join ({value}) as v on v.shipment_id = a.shipment_id
+            f"""select {select}
+            from marts.rpt_shipment_alerts as a {join}
             where {w.sql}
-            order by a.age_hours desc nulls last, v.order_value desc nulls last""",
+            order by a.age_hours desc nulls last, order_value desc nulls last""",
             w.params,
             scope=scope,
         )
@@ -1067,11 +1078,14 @@ def mart(name: str, scope: Scope = ALL, limit: int | None = None) -> pl.DataFram
 def status_summary(name: str, scope: Scope = ALL) -> pl.DataFrame | None:
     """Rows and amounts per status (and carrier) of an audit mart, when it has those columns."""
     cols = columns_of(f"marts.{name}", scope)
-    status = _first(cols, ("audit_status", "status", "match_status"))
+    status = _first(
+        cols, ("invoice_status", "line_status", "payable_status", "aging_bucket", "status")
+    )
     if not status:
         return None
     amount = _first(
-        cols, ("invoiced_amount_usd", "invoice_amount_usd", "invoiced_amount", "amount_usd")
+        cols,
+        ("invoiced_reporting_amount", "open_reporting_amount", "invoiced_amount", "open_amount"),
     )
     by = ["carrier_code"] if "carrier_code" in cols else []
     group = ", ".join([*by, status])
@@ -1142,15 +1156,68 @@ def failed_files(snapshot: Path | None = None) -> pl.DataFrame:
 
 
 def dq_results(snapshot: Path | None = None) -> pl.DataFrame | None:
-    """meta.dq_results (data-quality check history) when the snapshot has it."""
+    """meta.dq_results (one row per expectation per evaluation) when the snapshot has it."""
     if "meta.dq_results" not in tables(ALL, snapshot):
         return None
     cols = columns_of("meta.dq_results")
-    when = _first(cols, ("run_at", "checked_at", "validated_at", "finished_at", "created_at"))
+    when = _first(cols, ("checked_at", "run_at", "validated_at", "finished_at", "created_at"))
     return query(
         "select * from meta.dq_results" + (f" order by {when} desc" if when else ""),
         snapshot=snapshot,
     )
+
+
+def dq_latest(snapshot: Path | None = None) -> pl.DataFrame | None:
+    """The latest result of every check (failures first), when dq_results has the usual
+    columns (check_name, asset, expectation, checked_at, passed)."""
+    if "meta.dq_results" not in tables(ALL, snapshot):
+        return None
+    cols = set(columns_of("meta.dq_results"))
+    if not {"check_name", "asset", "expectation", "checked_at", "passed"} <= cols:
+        return None
+    extra = [c for c in ("severity", "observed_value", "threshold", "note") if c in cols]
+    return query(
+        f"""select check_name, asset, expectation, passed, {", ".join(extra + ["checked_at"])}
+        from meta.dq_results
+        qualify row_number() over (
+            partition by check_name, asset, expectation order by checked_at desc) = 1
+        order by passed, check_name, asset, expectation""",
+        snapshot=snapshot,
+    )
+
+
+def dq_history(snapshot: Path | None = None) -> pl.DataFrame | None:
+    """Per evaluation (run, else check time to the minute): expectations checked and failed."""
+    if "meta.dq_results" not in tables(ALL, snapshot):
+        return None
+    cols = set(columns_of("meta.dq_results"))
+    if not {"checked_at", "passed"} <= cols:
+        return None
+    run = (
+        "coalesce(run_id, strftime(checked_at, '%Y-%m-%d %H:%M'))"
+        if "run_id" in cols
+        else ("strftime(checked_at, '%Y-%m-%d %H:%M')")
+    )
+    severe = "and severity = 'error'" if "severity" in cols else ""
+    return query(
+        f"""select {run} as evaluation, min(checked_at) as checked_at,
+            count(*) as expectations,
+            count(*) filter (where not passed) as failed,
+            count(*) filter (where not passed {severe}) as failed_blocking
+        from meta.dq_results group by 1 order by checked_at""",
+        snapshot=snapshot,
+    )
+
+
+def blocked_publication(snapshot: Path | None = None) -> pl.DataFrame | None:
+    """Check results of a run whose failures stopped publication: the pipeline writes them to
+    serving/dq_results.parquet when it keeps the old snapshot. None when that file is absent
+    or older than the snapshot (a later run published)."""
+    path = (snapshot or snapshot_path()).with_name("dq_results.parquet")
+    snap = snapshot or snapshot_path()
+    if not path.exists() or (snap.exists() and path.stat().st_mtime <= snap.stat().st_mtime):
+        return None
+    return pl.read_parquet(path)
 
 
 def published_tables(scope: Scope = ALL, snapshot: Path | None = None) -> pl.DataFrame:
@@ -1300,16 +1367,23 @@ def manifest_docs(manifest: Path | None = None) -> dict[tuple[str, str], dict]:
 
 
 def export_frames(scope: Scope = ALL) -> dict[str, pl.DataFrame]:
-    """The finance reports the dashboard offers for download: waybill.exports when it exists
-    (the same reports the CLI writes), else the published finance marts as they are."""
-    if scope.is_tenant:
-        # Tenants get their own rows through the tenant database only, never the CLI reports.
-        return {m: mart(m, scope) for m, ok in finance_tables(scope).items() if ok}
+    """The finance reports offered for download: the reports ``waybill export`` writes
+    (waybill.exports.REPORTS: same mart, row filter and order), read through this scope's
+    connection so a tenant gets its own rows only; without that module, the finance marts."""
+    names = tables(scope)
     try:
-        from waybill import exports  # noqa: PLC0415 - optional module of another branch
+        from waybill import exports
     except ImportError:
         exports = None
-    if exports is not None and hasattr(exports, "report_frames"):
-        with connect(scope) as con:
-            return dict(exports.report_frames(con))
-    return {m: mart(m, scope) for m, ok in finance_tables(scope).items() if ok}
+    reports = getattr(exports, "REPORTS", None) if exports is not None else None
+    if not reports:
+        return {m: mart(m, scope) for m in FINANCE_MARTS if f"marts.{m}" in names}
+    out = {}
+    for name, spec in reports.items():
+        if spec.table not in names:
+            continue
+        out[name] = query(
+            f"select * from {spec.table} where ({spec.where}) order by {spec.order_by}",
+            scope=scope,
+        )
+    return out

@@ -55,7 +55,7 @@ def login_gate() -> None:
     with st.form("login"):
         username = st.text_input("User name", key="login_user")
         password = st.text_input("Password", type="password", key="login_password")
-        submitted = st.form_submit_button("Sign in")
+        submitted = st.form_submit_button("Sign in", key="login_submit")
     if submitted:
         user = authenticate(configured, username.strip(), password)
         if user is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +46,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_group(proc: subprocess.Popen) -> None:
+    """Stop a process started with start_new_session=True and everything it started."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -72,17 +84,15 @@ def dashboard(pipeline_run):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # `waybill dashboard` starts streamlit as its child: stop the whole group at the end.
+        start_new_session=True,
     )
     url = f"http://localhost:{port}"
     try:
         wait_healthy(url, proc)
         yield {"url": url, "snapshot": pipeline_run["settings"].snapshot}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_group(proc)
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +110,9 @@ def browser():
 def settle(page) -> None:
     """Wait until Streamlit finished the script run and Plotly drew every chart."""
     page.wait_for_selector("[data-testid=stApp]")
-    page.wait_for_timeout(400)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000
-    )
+    page.wait_for_timeout(500)
+    # Streamlit marks the app element while the script runs.
+    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=90_000)
     charts = page.locator("[data-testid=stPlotlyChart]")
     for i in range(charts.count()):
         charts.nth(i).scroll_into_view_if_needed()
@@ -142,7 +151,7 @@ def test_every_page_opens_a_carrier_and_a_shipment_click_through_and_an_export_d
     # Click a carrier: its scorecard replaces the default one.
     page.goto(f"{dashboard['url']}/carriers")
     settle(page)
-    page.get_by_role("button", name="FEDEX", exact=True).click()
+    page.get_by_role("radio", name="FEDEX", exact=True).click()
     settle(page)
     page.get_by_role("heading", name="FEDEX - FedEx").wait_for()
     shot(page, "carriers_fedex")

@@ -4,6 +4,7 @@ reaches another customer's rows, on a page or in SQL."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -287,12 +288,14 @@ def test_workbench_runs_a_select_and_refuses_everything_else(snapshot):
 @pytest.mark.slow
 def test_workbench_page_shows_results_and_errors(snapshot):
     at = open_page("workbench")
-    at.text_area(key="wb_sql").input("select carrier_code from marts.fct_shipments").run()
-    at.button[0].click().run()  # the form's submit button
+    # A form: the new text is submitted together with the click.
+    at.text_area(key="wb_sql").input("select carrier_code from marts.fct_shipments")
+    at.button(key="wb_run").click().run()
     assert not at.exception
-    assert any("rows" in c.value for c in at.caption)
-    at.text_area(key="wb_sql").input("drop table marts.fct_orders").run()
-    at.button[0].click().run()
+    n = marts(snapshot, "select count(*) as n from marts.fct_shipments")["n"][0]
+    assert any(c.value == f"{n:,} rows" for c in at.caption), [c.value for c in at.caption]
+    at.text_area(key="wb_sql").input("drop table marts.fct_orders")
+    at.button(key="wb_run").click().run()
     assert any("only SELECT" in e.value for e in at.error)
 
 
@@ -424,10 +427,10 @@ def test_with_users_nobody_passes_without_signing_in(users_file):
     assert not at.metric
     at.text_input(key="login_user").input("acme")
     at.text_input(key="login_password").input("wrong-password")
-    at.button[0].click().run()
+    at.button(key="login_submit").click().run()
     assert any("wrong password" in e.value for e in at.error)
     at.text_input(key="login_password").input("acme-secret-1")
-    at.button[0].click().run()
+    at.button(key="login_submit").click().run()
     assert not at.exception
     assert any(m.label == "Perfect order" for m in at.metric)
 
@@ -452,7 +455,7 @@ def test_no_page_shows_a_tenant_another_customers_rows(users_file, snapshot, pag
 
     at = open_page(page, setup)
     if page == "workbench":
-        at.button[0].click().run()
+        at.button(key="wb_run").click().run()
     assert not at.exception
     shown = texts(at)
     assert other not in shown
@@ -487,3 +490,82 @@ def test_users_file_keeps_only_argon2_hashes_and_checks_passwords(tmp_path):
     path.write_text('[users.x]\nrole = "internal"\npassword_hash = "plain"\n')
     with pytest.raises(ValueError, match="argon2"):
         load_users(path)
+
+
+# ------------------------------------------------------------------ marts other branches add
+
+
+@pytest.fixture
+def snapshot_with_new_marts(pipeline_run, tmp_path, monkeypatch) -> Path:
+    """A copy of the snapshot plus tables shaped like the scorecard, alerts, finance and
+    data-quality contracts (column names as their model YAML declares them)."""
+    serving = tmp_path / "serving"
+    serving.mkdir()
+    path = serving / "waybill.duckdb"
+    shutil.copy(pipeline_run["settings"].snapshot, path)
+    con = duckdb.connect(str(path))
+    con.execute(
+        """create table marts.rpt_carrier_scorecard as
+        select carrier_code, any_value(carrier_name) as carrier_name, lane, transport_mode,
+            cast(date_trunc('month', planned_pickup_start_at) as date) as month_start_date,
+            count(*) as shipments,
+            count(*) filter (where is_picked_up_on_time_controllable) as
+                on_time_pickup_controllable_numerator,
+            count(is_picked_up_on_time_controllable) as on_time_pickup_controllable_denominator,
+            count(*) filter (where is_delivered_on_time_controllable) as
+                on_time_delivery_controllable_numerator,
+            count(is_delivered_on_time_controllable) as on_time_delivery_controllable_denominator,
+            count(*) filter (where has_exception) as exception_numerator,
+            count(*) as exception_denominator,
+            0.5 as composite_score
+        from marts.fct_shipments group by all"""
+    )
+    con.execute(
+        """create table marts.rpt_shipment_alerts as
+        select 'STALE_SHIPMENT' as alert_type, shipment_id, carrier_code, lane, transport_mode,
+            'no update' as alert_description, 12.5 as goods_value_amount,
+            'EUR' as goods_value_currency, 99.0 as age_hours
+        from marts.fct_shipments where delivered_at is null"""
+    )
+    con.execute(
+        """create table marts.fct_order_margin as
+        select order_id, customer_id, 100.0 as net_revenue_reporting_amount,
+            25.0 as contribution_margin_reporting_amount
+        from marts.fct_orders"""
+    )
+    con.execute(
+        """create table meta.dq_results as
+        select * from (values
+            ('contract', 'raw/orders', 'not_null(order_id)', 'r1',
+             timestamp '2026-11-01 10:00', false, 'error'),
+            ('contract', 'raw/orders', 'not_null(order_id)', 'r2',
+             timestamp '2026-11-02 10:00', true, 'error'),
+            ('coverage', 'marts/fct_shipment_events', 'mapped_share', 'r2',
+             timestamp '2026-11-02 10:00', false, 'warn')
+        ) as t(check_name, asset, expectation, run_id, checked_at, passed, severity)"""
+    )
+    con.close()
+    monkeypatch.setenv("WAYBILL_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("WAYBILL_USERS_FILE", raising=False)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_switch_to_the_new_marts_when_the_snapshot_has_them(snapshot_with_new_marts, page):
+    at = open_page(page, lambda a: set_period(a, *PERIOD))
+    assert not at.exception, at.exception
+    shown = texts(at)
+    if page == "carriers":
+        assert "Scores from rpt_carrier_scorecard" in shown
+        # The mart's 0..1 composite is shown on the 0..100 scale.
+        assert {m.label: m.value for m in at.metric}["Composite score"] == "50.0"
+    if page == "exceptions":
+        assert "Source: rpt_shipment_alerts" in shown
+    if page == "overview":
+        assert {m.label: m.value for m in at.metric}["Margin"] == "25.0 %"
+    if page == "finance":
+        assert "needs the finance marts" not in shown
+    if page == "quality":
+        # The latest result per expectation: the contract check recovered, coverage fails.
+        assert "Latest results: 1 of 2 expectations pass, 1 fail" in shown

@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards import data
-from tests.test_browser import free_port, wait_healthy
+from tests.test_browser import free_port, stop_group, wait_healthy
 from waybill.settings import PROJECT_ROOT, load_settings
 
 APP = str(Path(__file__).parent.parent / "dashboards" / "app.py")
@@ -42,6 +42,7 @@ def test_the_dashboard_keeps_serving_while_the_pipeline_republishes(
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     url = f"http://localhost:{port}"
     try:
@@ -70,8 +71,7 @@ def test_the_dashboard_keeps_serving_while_the_pipeline_republishes(
         out = run.stdout.read()
         assert run.returncode == 0, out[-4000:]
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        stop_group(server)
 
     after = data.snapshot_info()["published_at"]
     assert after > before, "the run republished the snapshot"

@@ -30,7 +30,17 @@ c3.metric("Rows quarantined", f"{int(summary['rows_quarantined'].sum() or 0):,}"
 c4.metric("Unreadable files", f"{int(summary['failed_files'].sum() or 0):,}", border=True)
 
 st.subheader("Check results")
+blocked = ui.call("blocked_publication")
+if blocked is not None:
+    failed = blocked.filter(~blocked["passed"]) if "passed" in blocked.columns else blocked
+    st.error(
+        f"The last pipeline run's checks stopped publication ({failed.height:,} failed "
+        "expectations): this snapshot is the previous good one. Details below."
+    )
+    ui.table(failed, "dq_blocked", download="dq_blocked.csv")
 dq = ui.call("dq_results")
+latest = ui.call("dq_latest")
+history = ui.call("dq_history")
 if dq is None:
     st.info(
         "No data-quality check results in this snapshot yet (meta.dq_results comes with the "
@@ -39,13 +49,17 @@ if dq is None:
 elif dq.height == 0:
     st.success("The checks ran and stored no results.")
 else:
-    status = next((c for c in ("status", "success", "outcome") if c in dq.columns), None)
-    if status:
-        st.dataframe(
-            dq.group_by(status).len().sort("len", descending=True),
-            hide_index=True,
+    if latest is not None:
+        n_failed = latest.filter(~latest["passed"]).height
+        (st.error if n_failed else st.success)(
+            f"Latest results: {latest.height - n_failed:,} of {latest.height:,} expectations "
+            "pass" + (f", {n_failed:,} fail (listed first)." if n_failed else ".")
         )
-    ui.table(dq, "dq_history", download="dq_results.csv")
+        ui.table(latest, "dq_latest", download="dq_latest.csv", page_size=25)
+    if history is not None and history.height:
+        st.plotly_chart(charts.dq_history(history), width="stretch")
+    with st.expander("Every stored result"):
+        ui.table(dq, "dq_history", download="dq_results.csv")
 
 if summary.height:
     st.subheader("Rows per feed")

@@ -67,7 +67,7 @@ with right:
 with left:
     with st.form("wb_form"):
         sql = st.text_area("SQL", value=EXAMPLE, height=220, key="wb_sql")
-        run = st.form_submit_button("Run query", type="primary")
+        run = st.form_submit_button("Run query", type="primary", key="wb_run")
     if run:
         try:
             result, truncated = data.run_sql(sql, scope=sc, timeout_s=TIMEOUT_S, max_rows=MAX_ROWS)
