@@ -569,3 +569,29 @@ def test_pages_switch_to_the_new_marts_when_the_snapshot_has_them(snapshot_with_
     if page == "quality":
         # The latest result per expectation: the contract check recovered, coverage fails.
         assert "Latest results: 1 of 2 expectations pass, 1 fail" in shown
+
+
+def test_waybill_users_add_writes_a_hash_the_dashboard_accepts(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from waybill.settings import PROJECT_ROOT
+
+    path = tmp_path / "users.toml"
+    env = os.environ | {"WAYBILL_USERS_FILE": str(path), "WAYBILL_DATA_DIR": str(tmp_path)}
+    # Scripts pass the password on stdin (interactive use gets a getpass prompt).
+    add = subprocess.run(
+        [sys.executable, "-m", "waybill.cli", "users", "add", "acme", "--customer", "C-1"]
+        + ["--password-stdin"],
+        input="s3cret-pass\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+    )
+    assert add.returncode == 0, add.stderr
+    assert "customer C-1" in add.stdout
+    user = authenticate(load_users(path), "acme", "s3cret-pass")
+    assert user is not None and user.customer_id == "C-1" and user.is_tenant
+    assert "s3cret-pass" not in path.read_text()
