@@ -296,6 +296,9 @@ def lane_heatmap(df: pl.DataFrame, carrier: str) -> go.Figure:
             x=dests,
             y=pivot["origin_country"].to_list(),
             customdata=n,
+            # The volume in every cell: a red cell of one shipment is not a red lane.
+            text=[[f"{v:,}" if v else "" for v in row] for row in n],
+            texttemplate="%{text}",
             colorscale="RdYlGn",
             zmin=50,
             zmax=100,
