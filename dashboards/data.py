@@ -1,11 +1,33 @@
 """Every query the dashboard runs, against the published snapshot only.
 
-Each call opens the snapshot read-only, runs one query and closes it again, so the pipeline can
-rename a new snapshot into place at any time (STYLE.md: no connection held open).
+Two kinds of connection, both made here and nowhere else:
+
+* everyone-sees-everything (``ALL``): the snapshot opened read-only, one short-lived connection
+  per query, so the pipeline can rename a new snapshot into place at any time (STYLE.md: no
+  connection held open on the file);
+* a tenant (``Scope(customer_id=...)``): an in-memory database holding *copies* of the snapshot's
+  tables filtered to that customer's orders and the shipments carrying them, built once per
+  snapshot version, with the snapshot detached again. Tables without a tenant key (monthly KPIs
+  over all customers, the quarantine, carrier cost and margin) are not copied at all, so no query,
+  fully-qualified name or catalog trick can reach another customer's rows: they are not there.
+
+Both connections run with ``enable_external_access = false`` and a locked configuration, so SQL
+cannot read or write files (``read_parquet``, ``ATTACH``, ``COPY``) or switch that off.
+
+Marts other branches are building (scorecard, alerts, finance, data-quality results) are used
+when the snapshot has them; until then each function computes what it can from the marts that
+exist or returns ``None`` so the page can show what to run.
 """
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -15,26 +37,1076 @@ from ingestion.db import frame
 from ingestion.load import LOAD_SUMMARY_SQL
 from waybill.settings import load_settings
 
+# --------------------------------------------------------------------------------------------
+# connections and scope
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose rows a connection shows: everything (customer_id None) or one customer's."""
+
+    customer_id: str | None = None
+
+    @property
+    def is_tenant(self) -> bool:
+        return self.customer_id is not None
+
+
+ALL = Scope()
+
+#: DuckDB settings for every dashboard connection: no file access beyond the snapshot itself,
+#: and nobody can turn that back on from SQL.
+_LOCKED = {"enable_external_access": False, "lock_configuration": True}
+
+#: Tables a tenant never gets even for its own rows: the 3PL's carrier costs, rate cards and
+#: margins, and data-quality internals (raw values of every customer's rejected rows).
+TENANT_HIDDEN = (
+    "freight_invoice",
+    "freight_audit",
+    "payables",
+    "carrier_cost",
+    "margin",
+    "landed_cost",
+    "rate_card",
+    "accessorial_tariff",
+    "customs",
+)
+#: How a table is cut down to one tenant, by the first key column it has.
+_TENANT_KEYS = ("customer_id", "order_id", "shipment_id")
+
 
 def snapshot_path() -> Path:
     return load_settings().snapshot
-
-
-def query(sql: str, params: list | None = None, snapshot: Path | None = None) -> pl.DataFrame:
-    path = snapshot or snapshot_path()
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return frame(con, sql, params)
-    finally:
-        con.close()
 
 
 def has_snapshot(snapshot: Path | None = None) -> bool:
     return (snapshot or snapshot_path()).exists()
 
 
-def snapshot_info(snapshot: Path | None = None) -> dict | None:
-    df = query("select run_id, published_at, tables from meta.snapshot_info", snapshot=snapshot)
+def snapshot_version(snapshot: Path | None = None) -> float:
+    """The snapshot's mtime: the cache key that changes whenever a new snapshot is published."""
+    path = snapshot or snapshot_path()
+    return path.stat().st_mtime_ns if path.exists() else 0
+
+
+class _TenantDatabases:
+    """Small LRU of tenant in-memory databases keyed by (snapshot, version, customer)."""
+
+    def __init__(self, size: int = 8) -> None:
+        self._size = size
+        self._dbs: OrderedDict[tuple, duckdb.DuckDBPyConnection] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, snapshot: Path, customer_id: str) -> duckdb.DuckDBPyConnection:
+        key = (str(snapshot), snapshot_version(snapshot), customer_id)
+        with self._lock:
+            if key in self._dbs:
+                self._dbs.move_to_end(key)
+                return self._dbs[key]
+            con = build_tenant_database(snapshot, customer_id)
+            self._dbs[key] = con
+            while len(self._dbs) > self._size:
+                _, old = self._dbs.popitem(last=False)
+                old.close()
+            return con
+
+    def clear(self) -> None:
+        with self._lock:
+            for con in self._dbs.values():
+                con.close()
+            self._dbs.clear()
+
+
+TENANT_DATABASES = _TenantDatabases()
+
+
+def tenant_filter(schema: str, table: str, columns: list[str]) -> str | None:
+    """The WHERE clause that cuts ``schema.table`` down to the tenant, or None to leave it out.
+
+    Refers to the temp tables ``_tenant_orders`` and ``_tenant_shipments``; ``?`` is the
+    customer_id.
+    """
+    name = table.lower()
+    if schema == "meta":
+        return "true" if name == "snapshot_info" else None
+    if any(word in name for word in TENANT_HIDDEN):
+        return None
+    cols = {c.lower() for c in columns}
+    if "customer_id" in cols:
+        return "customer_id = ?"
+    if "order_id" in cols:
+        return "order_id in (select order_id from _tenant_orders)"
+    if "shipment_id" in cols:
+        return "shipment_id in (select shipment_id from _tenant_shipments)"
+    # Reference data (code lists, locations, milestones) is nobody's rows; anything else without
+    # a tenant key is an aggregate over every customer and stays out.
+    return "true" if schema == "reference" else None
+
+
+def build_tenant_database(snapshot: Path, customer_id: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory database with only ``customer_id``'s rows, the snapshot detached again."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"attach '{snapshot}' as snap (read_only)")
+        tables = con.execute(
+            """select schema_name, table_name from duckdb_tables()
+            where database_name = 'snap' order by 1, 2"""
+        ).fetchall()
+        names = {f"{s}.{t}" for s, t in tables}
+        con.execute("create temp table _tenant_orders (order_id varchar)")
+        con.execute("create temp table _tenant_shipments (shipment_id varchar)")
+        for source in ("marts.fct_orders", "staging.stg_oms__order_lines"):
+            if source in names:
+                con.execute(
+                    f"insert into _tenant_orders select distinct order_id from snap.{source} "
+                    "where customer_id = ?",
+                    [customer_id],
+                )
+        if "staging.stg_oms__shipment_lines" in names:
+            con.execute(
+                """insert into _tenant_shipments select distinct shipment_id
+                from snap.staging.stg_oms__shipment_lines
+                where order_id in (select order_id from _tenant_orders) and shipment_id is not null
+                """
+            )
+        for schema, table in tables:
+            columns = [
+                r[0]
+                for r in con.execute(
+                    """select column_name from duckdb_columns()
+                    where database_name = 'snap' and schema_name = ? and table_name = ?""",
+                    [schema, table],
+                ).fetchall()
+            ]
+            where = tenant_filter(schema, table, columns)
+            if where is None:
+                continue
+            con.execute(f'create schema if not exists memory."{schema}"')
+            con.execute(
+                f'create table memory."{schema}"."{table}" as '
+                f'select * from snap."{schema}"."{table}" where {where}',
+                [customer_id] if "?" in where else None,
+            )
+        con.execute("drop table _tenant_orders")
+        con.execute("drop table _tenant_shipments")
+        con.execute("detach snap")
+        for key, value in _LOCKED.items():
+            con.execute(f"set {key} = {str(value).lower()}")
+    except Exception:
+        con.close()
+        raise
+    return con
+
+
+@contextmanager
+def connect(
+    scope: Scope = ALL, snapshot: Path | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only, file-access-free connection for ``scope``; closed (or released) after use."""
+    path = snapshot or snapshot_path()
+    if scope.is_tenant:
+        cursor = TENANT_DATABASES.get(path, scope.customer_id).cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+        return
+    con = duckdb.connect(str(path), read_only=True, config=_LOCKED)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def query(
+    sql: str, params: list | None = None, scope: Scope = ALL, snapshot: Path | None = None
+) -> pl.DataFrame:
+    with connect(scope, snapshot) as con:
+        return frame(con, sql, params)
+
+
+def tables(scope: Scope = ALL, snapshot: Path | None = None) -> set[str]:
+    """``schema.table`` names the scope can see."""
+    df = query(
+        """select schema_name || '.' || table_name as name from duckdb_tables()
+        where not internal and not temporary""",
+        scope=scope,
+        snapshot=snapshot,
+    )
+    return set(df["name"].to_list())
+
+
+# --------------------------------------------------------------------------------------------
+# the shared filter bar
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The filter bar every page applies. Empty tuples mean "all"."""
+
+    start: date | None = None
+    end: date | None = None
+    customers: tuple[str, ...] = ()
+    carriers: tuple[str, ...] = ()
+    lanes: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ()
+
+    def previous(self) -> Filters | None:
+        """The same filters over the period of equal length just before this one."""
+        if not (self.start and self.end):
+            return None
+        days = (self.end - self.start).days + 1
+        return Filters(
+            self.start - timedelta(days=days),
+            self.start - timedelta(days=1),
+            self.customers,
+            self.carriers,
+            self.lanes,
+            self.modes,
+        )
+
+
+NO_FILTERS = Filters()
+
+_BRIDGE = """(select distinct order_id, shipment_id from staging.stg_oms__shipment_lines
+              where order_id is not null and shipment_id is not null)"""
+
+
+def _in(column: str, values: tuple[str, ...], params: list) -> str:
+    params.extend(values)
+    return f"{column} in ({', '.join('?' for _ in values)})"
+
+
+@dataclass
+class _Where:
+    parts: list[str] = field(default_factory=list)
+    params: list = field(default_factory=list)
+
+    @property
+    def sql(self) -> str:
+        return " and ".join(self.parts) if self.parts else "true"
+
+
+def order_where(f: Filters, alias: str = "o", date_column: str | None = None) -> _Where:
+    """Filters on fct_orders rows; carrier and mode match orders any of whose shipments match."""
+    w = _Where()
+    if f.customers:
+        w.parts.append(_in(f"{alias}.customer_id", f.customers, w.params))
+    if f.lanes:
+        w.parts.append(
+            _in(f"({alias}.origin_locode || '->' || {alias}.destination_locode)", f.lanes, w.params)
+        )
+    if f.carriers or f.modes:
+        inner = []
+        if f.carriers:
+            inner.append(_in("fs.carrier_code", f.carriers, w.params))
+        if f.modes:
+            inner.append(_in("fs.transport_mode", f.modes, w.params))
+        w.parts.append(
+            f"""exists (select 1 from {_BRIDGE} as ob
+                inner join marts.fct_shipments as fs on fs.shipment_id = ob.shipment_id
+                where ob.order_id = {alias}.order_id and {" and ".join(inner)})"""
+        )
+    if date_column:
+        _date_range(w, date_column if "(" in date_column else f"{alias}.{date_column}", f)
+    return w
+
+
+def shipment_where(f: Filters, alias: str = "s", date_column: str | None = None) -> _Where:
+    """Filters on fct_shipments rows; customer matches shipments carrying its orders."""
+    w = _Where()
+    if f.carriers:
+        w.parts.append(_in(f"{alias}.carrier_code", f.carriers, w.params))
+    if f.modes:
+        w.parts.append(_in(f"{alias}.transport_mode", f.modes, w.params))
+    if f.lanes:
+        w.parts.append(_in(f"{alias}.lane", f.lanes, w.params))
+    if f.customers:
+        cond = _in("fo.customer_id", f.customers, w.params)
+        w.parts.append(
+            f"""exists (select 1 from {_BRIDGE} as sb
+                inner join marts.fct_orders as fo on fo.order_id = sb.order_id
+                where sb.shipment_id = {alias}.shipment_id and {cond})"""
+        )
+    if date_column:
+        _date_range(w, date_column if "(" in date_column else f"{alias}.{date_column}", f)
+    return w
+
+
+def _date_range(w: _Where, column: str, f: Filters) -> None:
+    if f.start:
+        w.parts.append(f"cast({column} as date) >= ?")
+        w.params.append(f.start)
+    if f.end:
+        w.parts.append(f"cast({column} as date) <= ?")
+        w.params.append(f.end)
+
+
+def filter_options(scope: Scope = ALL) -> dict:
+    """Values for the filter bar and the data's date span."""
+    names = tables(scope)
+    if not {"marts.fct_orders", "marts.fct_shipments"} <= names:
+        return {}
+    customers = query(
+        "select distinct customer_id from marts.fct_orders where customer_id is not null "
+        "order by 1",
+        scope=scope,
+    )["customer_id"].to_list()
+    ship = query(
+        """select
+            list(distinct carrier_code order by carrier_code)
+                filter (where carrier_code is not null) as carriers,
+            list(distinct lane order by lane) filter (where lane is not null) as lanes,
+            list(distinct transport_mode order by transport_mode)
+                filter (where transport_mode is not null) as modes
+        from marts.fct_shipments""",
+        scope=scope,
+    ).row(0, named=True)
+    span = query(
+        """select
+            least(min(cast(created_at as date)), min(cast(reference_window_end_at as date))) as lo,
+            greatest(max(cast(reference_window_end_at as date)), max(cast(delivered_at as date)),
+                     max(cast(as_of_at as date))) as hi,
+            max(cast(as_of_at as date)) as as_of
+        from marts.fct_orders""",
+        scope=scope,
+    ).row(0, named=True)
+    carrier_names = dict(
+        query(
+            "select distinct carrier_code, carrier_name from marts.fct_shipments "
+            "where carrier_code is not null",
+            scope=scope,
+        ).iter_rows()
+    )
+    return {
+        "customers": customers,
+        "carriers": ship["carriers"] or [],
+        "carrier_names": carrier_names,
+        "lanes": ship["lanes"] or [],
+        "modes": ship["modes"] or [],
+        "min_date": span["lo"],
+        "max_date": span["hi"],
+        "as_of": span["as_of"] or span["hi"],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# overview
+
+
+def _between(column: str, f: Filters) -> str:
+    """The period as SQL; dates are ``date`` objects from Filters, never user text."""
+    parts = []
+    if f.start:
+        parts.append(f"cast({column} as date) >= date '{f.start.isoformat()}'")
+    if f.end:
+        parts.append(f"cast({column} as date) <= date '{f.end.isoformat()}'")
+    return " and ".join(parts) or "true"
+
+
+def order_kpis(f: Filters, scope: Scope = ALL) -> dict:
+    """Order KPIs over the period, as kpi_orders_monthly defines them (docs/kpis.md): orders due
+    by their reference window end, cycle time over orders delivered in the period."""
+    w = order_where(f)
+    due = f"is_due and {_between('reference_window_end_at', f)}"
+    delivered = f"is_delivered and {_between('delivered_at', f)}"
+    sql = f"""
+    select
+        count(*) filter (where {due}) as orders_due,
+        count(*) filter (where {due} and is_on_time) as orders_on_time,
+        count(*) filter (where {due} and is_in_full) as orders_in_full,
+        count(*) filter (where {due} and is_damage_free) as orders_damage_free,
+        count(*) filter (where {due} and is_documentation_accurate)
+            as orders_documentation_accurate,
+        count(*) filter (where {due} and is_perfect_order) as orders_perfect,
+        coalesce(sum(otif_numerator) filter (where {due}), 0)::bigint as otif_numerator,
+        coalesce(sum(otif_denominator) filter (where {due}), 0)::bigint as otif_denominator,
+        coalesce(sum(units_filled) filter (where {due}), 0)::bigint as units_filled,
+        coalesce(sum(units_ordered) filter (where {due}), 0)::bigint as units_ordered,
+        coalesce(sum(lines_complete) filter (where {due}), 0)::bigint as lines_complete,
+        coalesce(sum(lines_total) filter (where {due}), 0)::bigint as lines_total,
+        count(*) filter (where {due} and is_filled_on_first_shipment)
+            as orders_filled_on_first_shipment,
+        count(*) filter (where {delivered}) as orders_delivered,
+        avg(cycle_time_days) filter (where {delivered}) as cycle_time_days_mean,
+        quantile_cont(cycle_time_days, 0.5) filter (where {delivered}) as cycle_time_days_p50,
+        quantile_cont(cycle_time_days, 0.9) filter (where {delivered}) as cycle_time_days_p90,
+        avg(order_to_booked_days) filter (where {delivered}) as order_to_booked_days_mean,
+        avg(booked_to_picked_up_days) filter (where {delivered}) as booked_to_picked_up_days_mean,
+        avg(picked_up_to_delivered_days) filter (where {delivered})
+            as picked_up_to_delivered_days_mean
+    from marts.fct_orders as o
+    where {w.sql}
+    """
+    row = query(sql, w.params, scope=scope).row(0, named=True)
+    return with_rates(row)
+
+
+def with_rates(row: dict) -> dict:
+    """Rates from numerators and denominators (None when the denominator is 0)."""
+
+    def rate(num: str, den: str) -> float | None:
+        d = row.get(den) or 0
+        return (row.get(num) or 0) / d if d else None
+
+    return row | {
+        "on_time_rate": rate("orders_on_time", "orders_due"),
+        "in_full_rate": rate("orders_in_full", "orders_due"),
+        "damage_free_rate": rate("orders_damage_free", "orders_due"),
+        "documentation_accuracy_rate": rate("orders_documentation_accurate", "orders_due"),
+        "perfect_order_rate": rate("orders_perfect", "orders_due"),
+        "otif_rate": rate("otif_numerator", "otif_denominator"),
+        "unit_fill_rate": rate("units_filled", "units_ordered"),
+        "line_fill_rate": rate("lines_complete", "lines_total"),
+        "order_fill_rate": rate("orders_filled_on_first_shipment", "orders_due"),
+    }
+
+
+def shipment_kpis(f: Filters, scope: Scope = ALL) -> dict:
+    """On-time delivery over shipments delivered in the period, gross and carrier-controllable."""
+    w = shipment_where(f, date_column="delivered_at")
+    row = query(
+        f"""select
+            count(*) as shipments_delivered,
+            count(*) filter (where is_delivered_on_time is not null) as shipments_with_window,
+            count(*) filter (where is_delivered_on_time) as shipments_on_time,
+            count(*) filter (where is_delivered_on_time_controllable is not null)
+                as shipments_controllable,
+            count(*) filter (where is_delivered_on_time_controllable)
+                as shipments_on_time_controllable,
+            count(*) filter (where is_damaged) as shipments_damaged,
+            count(*) filter (where has_exception) as shipments_with_exception,
+            avg(transit_time_days) as transit_time_days_mean
+        from marts.fct_shipments as s
+        where is_delivered and {w.sql}""",
+        w.params,
+        scope=scope,
+    ).row(0, named=True)
+    on_time = row["shipments_with_window"]
+    ctrl = row["shipments_controllable"]
+    return row | {
+        "on_time_delivery_rate": row["shipments_on_time"] / on_time if on_time else None,
+        "on_time_delivery_controllable_rate": (
+            row["shipments_on_time_controllable"] / ctrl if ctrl else None
+        ),
+    }
+
+
+def monthly_order_kpis(f: Filters, scope: Scope = ALL) -> pl.DataFrame:
+    """Month by month, the same numbers as kpi_orders_monthly but under the filter bar."""
+    w = order_where(f)
+    due = _between("reference_window_end_at", f)
+    dlv = _between("delivered_at", f)
+    return query(
+        f"""
+        with o as (select * from marts.fct_orders as o where {w.sql}),
+        due as (
+            select cast(date_trunc('month', reference_window_end_at) as date) as month_start_date,
+                count(*) as orders_due,
+                count(*) filter (where is_on_time) as orders_on_time,
+                count(*) filter (where is_in_full) as orders_in_full,
+                count(*) filter (where is_perfect_order) as orders_perfect,
+                sum(otif_numerator)::bigint as otif_numerator,
+                sum(otif_denominator)::bigint as otif_denominator,
+                sum(units_filled)::bigint as units_filled,
+                sum(units_ordered)::bigint as units_ordered
+            from o where is_due and {due} group by all
+        ),
+        dlv as (
+            select cast(date_trunc('month', delivered_at) as date) as month_start_date,
+                count(*) as orders_delivered,
+                avg(cycle_time_days) as cycle_time_days_mean,
+                quantile_cont(cycle_time_days, 0.5) as cycle_time_days_p50,
+                quantile_cont(cycle_time_days, 0.9) as cycle_time_days_p90
+            from o where is_delivered and {dlv} group by all
+        )
+        select coalesce(due.month_start_date, dlv.month_start_date) as month_start_date,
+            coalesce(orders_due, 0) as orders_due,
+            coalesce(orders_on_time, 0) as orders_on_time,
+            coalesce(orders_in_full, 0) as orders_in_full,
+            coalesce(orders_perfect, 0) as orders_perfect,
+            orders_perfect / nullif(orders_due, 0) as perfect_order_rate,
+            otif_numerator / nullif(otif_denominator, 0) as otif_rate,
+            units_filled / nullif(units_ordered, 0) as unit_fill_rate,
+            coalesce(orders_delivered, 0) as orders_delivered,
+            cycle_time_days_mean, cycle_time_days_p50, cycle_time_days_p90
+        from due full outer join dlv on due.month_start_date = dlv.month_start_date
+        order by 1""",
+        w.params,
+        scope=scope,
+    )
+
+
+def monthly_shipment_kpis(f: Filters, carrier: str | None = None, scope: Scope = ALL):
+    """Shipments delivered per month with on-time delivery gross and controllable."""
+    w = shipment_where(f, date_column="delivered_at")
+    if carrier:
+        w.parts.append("s.carrier_code = ?")
+        w.params.append(carrier)
+    return query(
+        f"""select cast(date_trunc('month', delivered_at) as date) as month_start_date,
+            count(*) as shipments_delivered,
+            count(*) filter (where is_delivered_on_time) as shipments_on_time,
+            count(*) filter (where is_delivered_on_time is not null) as shipments_with_window,
+            count(*) filter (where is_delivered_on_time_controllable)
+                as shipments_on_time_controllable,
+            count(*) filter (where is_delivered_on_time_controllable is not null)
+                as shipments_controllable,
+            shipments_on_time / nullif(shipments_with_window, 0) as on_time_delivery_rate,
+            shipments_on_time_controllable / nullif(shipments_controllable, 0)
+                as on_time_delivery_controllable_rate
+        from marts.fct_shipments as s
+        where is_delivered and {w.sql}
+        group by all order by 1""",
+        w.params,
+        scope=scope,
+    )
+
+
+#: Which orders are behind each overview KPI (the "not" side: what spoiled it).
+DRILL_ORDERS = {
+    "perfect_order": ("is_due", "not coalesce(is_perfect_order, false)", "reference_window_end_at"),
+    "otif": ("is_due", "not coalesce(is_otif, false)", "reference_window_end_at"),
+    "fill_rate": ("is_due", "not is_in_full", "reference_window_end_at"),
+    "cycle_time": ("is_delivered", "true", "delivered_at"),
+}
+
+
+def drill_orders(kpi: str, f: Filters, scope: Scope = ALL) -> pl.DataFrame:
+    """The orders behind a KPI in the period: those that missed it (cycle time: all, slowest
+    first), with each component so the reason is visible."""
+    population, missed, date_column = DRILL_ORDERS[kpi]
+    w = order_where(f, date_column=date_column)
+    order = "cycle_time_days desc" if kpi == "cycle_time" else "reference_window_end_at desc"
+    return query(
+        f"""select order_id, customer_id, first_shipment_id,
+            origin_locode || '->' || destination_locode as lane,
+            created_at, reference_window_end_at as promised_by, delivered_at,
+            round(cycle_time_days, 2) as cycle_time_days,
+            is_on_time, is_in_full, is_damage_free, is_documentation_accurate,
+            is_perfect_order, units_ordered, units_filled, shipment_count
+        from marts.fct_orders as o
+        where {population} and {missed} and {w.sql}
+        order by {order}""",
+        w.params,
+        scope=scope,
+    )
+
+
+def drill_shipments_late(f: Filters, scope: Scope = ALL) -> pl.DataFrame:
+    """Shipments delivered late in the period, with the party responsible."""
+    w = shipment_where(f, date_column="delivered_at")
+    return query(
+        f"""select shipment_id, carrier_code, transport_mode, lane,
+            planned_delivery_end_at, delivered_at,
+            round(date_diff('minute', planned_delivery_end_at, delivered_at) / 60.0, 1)
+                as hours_late,
+            coalesce(late_delivery_responsible_party, 'UNKNOWN') as responsible_party,
+            exception_types
+        from marts.fct_shipments as s
+        where is_delivered and not is_delivered_on_time and {w.sql}
+        order by hours_late desc""",
+        w.params,
+        scope=scope,
+    )
+
+
+def late_by_party(f: Filters, scope: Scope = ALL) -> pl.DataFrame:
+    w = shipment_where(f, date_column="delivered_at")
+    return query(
+        f"""select coalesce(late_delivery_responsible_party, 'UNKNOWN') as responsible_party,
+            count(*) as shipments
+        from marts.fct_shipments as s
+        where is_delivered and not is_delivered_on_time and {w.sql}
+        group by all order by shipments desc""",
+        w.params,
+        scope=scope,
+    )
+
+
+def finance_kpis(f: Filters, scope: Scope = ALL) -> dict | None:
+    """Cost per shipment and margin %, once the finance marts are published; else None."""
+    names = tables(scope)
+    out: dict = {}
+    if "marts.fct_order_margin" in names:
+        cols = columns_of("marts.fct_order_margin", scope)
+        rev = _first(cols, ("net_revenue_reporting_amount", "net_revenue_amount"))
+        mar = _first(cols, ("contribution_margin_reporting_amount", "margin_amount"))
+        if rev and mar:
+            w = order_where(f, alias="o", date_column="created_at")
+            row = query(
+                f"""select sum(m.{rev}) as revenue, sum(m.{mar}) as margin
+                from marts.fct_order_margin as m
+                inner join marts.fct_orders as o on o.order_id = m.order_id
+                where {w.sql}""",
+                w.params,
+                scope=scope,
+            ).row(0, named=True)
+            out["revenue"] = row["revenue"]
+            out["margin"] = row["margin"]
+            out["margin_rate"] = row["margin"] / row["revenue"] if row["revenue"] else None
+    if "marts.fct_freight_audit_invoices" in names:
+        cols = columns_of("marts.fct_freight_audit_invoices", scope)
+        amt = _first(cols, ("invoiced_reporting_amount", "invoiced_amount"))
+        if amt and "shipment_id" in cols:
+            w = shipment_where(f, date_column="delivered_at")
+            row = query(
+                f"""select sum(i.{amt}) as freight_cost,
+                    count(distinct i.shipment_id) as shipments_invoiced
+                from marts.fct_freight_audit_invoices as i
+                inner join marts.fct_shipments as s on s.shipment_id = i.shipment_id
+                where {"not i.is_duplicate and " if "is_duplicate" in cols else ""}{w.sql}""",
+                w.params,
+                scope=scope,
+            ).row(0, named=True)
+            n = row["shipments_invoiced"]
+            out["freight_cost"] = row["freight_cost"]
+            out["cost_per_shipment"] = row["freight_cost"] / n if n else None
+    return out or None
+
+
+def _first(columns: list[str], candidates: tuple[str, ...]) -> str | None:
+    return next((c for c in candidates if c in columns), None)
+
+
+def columns_of(table: str, scope: Scope = ALL) -> list[str]:
+    schema, name = table.split(".")
+    return query(
+        """select column_name from duckdb_columns() where schema_name = ? and table_name = ?
+        order by column_index""",
+        [schema, name],
+        scope=scope,
+    )["column_name"].to_list()
+
+
+# --------------------------------------------------------------------------------------------
+# carriers
+
+
+#: Fallback composite weights until rpt_carrier_scorecard (with configurable weights) exists.
+FALLBACK_WEIGHTS = {
+    "on_time_pickup_rate": 0.2,
+    "on_time_delivery_controllable_rate": 0.4,
+    "transit_reliability_rate": 0.2,
+    "exception_free_rate": 0.1,
+    "damage_free_rate": 0.1,
+}
+
+
+def carrier_ranking(f: Filters, scope: Scope = ALL) -> pl.DataFrame:
+    """One row per carrier: volume and every scorecard component, composite score, ranked.
+
+    Reads rpt_carrier_scorecard when published (summing its numerators and denominators over the
+    filtered months and lanes), else computes the same components from fct_shipments.
+    """
+    if "marts.rpt_carrier_scorecard" in tables(scope):
+        df = _carrier_ranking_from_scorecard(f, scope)
+        if df is not None:
+            return df
+    w = shipment_where(f, date_column="coalesce(delivered_at, planned_delivery_end_at)")
+    score = " + ".join(f"{wt} * coalesce({c}, 0)" for c, wt in FALLBACK_WEIGHTS.items())
+    weights = " + ".join(
+        f"case when {c} is null then 0 else {wt} end" for c, wt in FALLBACK_WEIGHTS.items()
+    )
+    return query(
+        f"""with s as (
+            select s.*,
+                abs(transit_time_days - date_diff('minute', planned_pickup_end_at,
+                    planned_delivery_end_at) / 1440.0) <= 1 as is_transit_reliable
+            from marts.fct_shipments as s where {w.sql}
+        ),
+        per_carrier as (
+            select carrier_code, any_value(carrier_name) as carrier_name,
+                count(*) as shipments,
+                count(*) filter (where is_delivered) as shipments_delivered,
+                count(distinct lane) as lanes,
+                count(*) filter (where is_picked_up_on_time) as pickups_on_time,
+                count(*) filter (where is_picked_up_on_time is not null) as pickups_measured,
+                count(*) filter (where is_delivered_on_time) as deliveries_on_time,
+                count(*) filter (where is_delivered_on_time is not null) as deliveries_measured,
+                count(*) filter (where is_delivered_on_time_controllable)
+                    as deliveries_on_time_controllable,
+                count(*) filter (where is_delivered_on_time_controllable is not null)
+                    as deliveries_controllable,
+                count(*) filter (where is_transit_reliable) as transits_reliable,
+                count(*) filter (where is_transit_reliable is not null) as transits_measured,
+                count(*) filter (where has_exception) as shipments_with_exception,
+                count(*) filter (where is_damaged) as shipments_damaged,
+                avg(transit_time_days) as transit_time_days_mean
+            from s group by carrier_code
+        ),
+        rates as (
+            select *,
+                pickups_on_time / nullif(pickups_measured, 0) as on_time_pickup_rate,
+                deliveries_on_time / nullif(deliveries_measured, 0) as on_time_delivery_rate,
+                deliveries_on_time_controllable / nullif(deliveries_controllable, 0)
+                    as on_time_delivery_controllable_rate,
+                transits_reliable / nullif(transits_measured, 0) as transit_reliability_rate,
+                shipments_with_exception / nullif(shipments, 0) as exception_rate,
+                1 - shipments_with_exception / nullif(shipments, 0) as exception_free_rate,
+                shipments_damaged / nullif(shipments, 0) as damage_rate,
+                1 - shipments_damaged / nullif(shipments, 0) as damage_free_rate
+            from per_carrier
+        )
+        select carrier_code, carrier_name, shipments, shipments_delivered, lanes,
+            round(100 * ({score}) / nullif({weights}, 0), 1) as composite_score,
+            on_time_pickup_rate, on_time_delivery_rate, on_time_delivery_controllable_rate,
+            transit_reliability_rate, exception_rate, damage_rate, transit_time_days_mean,
+            pickups_on_time, pickups_measured, deliveries_on_time, deliveries_measured,
+            deliveries_on_time_controllable, deliveries_controllable,
+            transits_reliable, transits_measured, shipments_with_exception, shipments_damaged
+        from rates
+        order by composite_score desc nulls last, shipments desc""",
+        w.params,
+        scope=scope,
+    )
+
+
+def _carrier_ranking_from_scorecard(f: Filters, scope: Scope) -> pl.DataFrame | None:
+    """Sum rpt_carrier_scorecard's numerator/denominator pairs over the filtered rows."""
+    cols = columns_of("marts.rpt_carrier_scorecard", scope)
+    pairs = []
+    for c in cols:
+        if c.endswith("_numerator"):
+            stem = c.removesuffix("_numerator")
+            if f"{stem}_denominator" in cols:
+                pairs.append(stem)
+    volume = _first(cols, ("shipments", "shipment_count", "volume", "shipments_total"))
+    if not volume or "carrier_code" not in cols:
+        return None
+    w = _Where()
+    if f.carriers:
+        w.parts.append(_in("carrier_code", f.carriers, w.params))
+    if f.lanes and "lane" in cols:
+        w.parts.append(_in("lane", f.lanes, w.params))
+    mode_col = _first(cols, ("transport_mode", "mode"))
+    if f.modes and mode_col:
+        w.parts.append(_in(mode_col, f.modes, w.params))
+    month_col = _first(cols, ("month_start_date", "month"))
+    if month_col:
+        if f.start:
+            w.parts.append(f"{month_col} >= date_trunc('month', ?::date)")
+            w.params.append(f.start)
+        if f.end:
+            w.parts.append(f"{month_col} <= ?")
+            w.params.append(f.end)
+    sums = ", ".join(
+        f"sum({p}_numerator) / nullif(sum({p}_denominator), 0) as {p}_rate" for p in pairs
+    )
+    score_col = _first(cols, ("composite_score", "score"))
+    # The mart's composite is 0..1 per row: volume-weighted mean over the rows, as 0..100.
+    score = (
+        f"round(100 * sum({score_col} * {volume}) / nullif(sum({volume}) filter "
+        f"(where {score_col} is not null), 0), 1) as composite_score"
+        if score_col
+        else "null as composite_score"
+    )
+    name = "any_value(carrier_name) as carrier_name" if "carrier_name" in cols else "null"
+    return query(
+        f"""select carrier_code, {name}, sum({volume}) as shipments,
+            count(distinct {"lane" if "lane" in cols else "null"}) as lanes, {score}
+            {", " + sums if sums else ""}
+        from marts.rpt_carrier_scorecard where {w.sql}
+        group by carrier_code order by composite_score desc nulls last, shipments desc""",
+        w.params,
+        scope=scope,
+    )
+
+
+def carrier_transit_times(carrier: str, f: Filters, scope: Scope = ALL) -> pl.DataFrame:
+    w = shipment_where(f, date_column="delivered_at")
+    w.parts.append("s.carrier_code = ?")
+    w.params.append(carrier)
+    return query(
+        f"""select shipment_id, transport_mode, lane, service_level,
+            round(transit_time_days, 2) as transit_time_days
+        from marts.fct_shipments as s
+        where transit_time_days is not null and {w.sql}""",
+        w.params,
+        scope=scope,
+    )
+
+
+def carrier_lane_matrix(carrier: str, f: Filters, scope: Scope = ALL) -> pl.DataFrame:
+    """Origin x destination country: shipments delivered and the on-time delivery share."""
+    w = shipment_where(f, date_column="delivered_at")
+    w.parts.append("s.carrier_code = ?")
+    w.params.append(carrier)
+    return query(
+        f"""select origin_country, destination_country,
+            count(*) as shipments_delivered,
+            count(*) filter (where is_delivered_on_time) as shipments_on_time,
+            count(*) filter (where is_delivered_on_time) * 1.0
+                / nullif(count(*) filter (where is_delivered_on_time is not null), 0)
+                as on_time_delivery_rate,
+            avg(transit_time_days) as transit_time_days_mean
+        from marts.fct_shipments as s
+        where is_delivered and {w.sql}
+        group by all order by 1, 2""",
+        w.params,
+        scope=scope,
+    )
+
+
+def exception_reasons(carrier: str | None, f: Filters, scope: Scope = ALL) -> pl.DataFrame:
+    """Exception events by type and responsible party for the filtered shipments."""
+    w = shipment_where(f, date_column="coalesce(delivered_at, current_status_at)")
+    if carrier:
+        w.parts.append("s.carrier_code = ?")
+        w.params.append(carrier)
+    return query(
+        f"""select coalesce(e.exception_type, 'UNSPECIFIED') as exception_type,
+            coalesce(e.responsible_party, 'UNKNOWN') as responsible_party,
+            count(*) as events, count(distinct e.shipment_id) as shipments
+        from marts.fct_shipment_events as e
+        inner join marts.fct_shipments as s on s.shipment_id = e.shipment_id
+        where e.is_exception and {w.sql}
+        group by all order by events desc""",
+        w.params,
+        scope=scope,
+    )
+
+
+def carrier_finance(carrier: str, f: Filters, scope: Scope = ALL) -> dict | None:
+    """Invoice accuracy and cost per kg from the finance marts, when published."""
+    names = tables(scope)
+    if "marts.rpt_carrier_cost_monthly" not in names:
+        return None
+    cols = columns_of("marts.rpt_carrier_cost_monthly", scope)
+    out = query(
+        "select * from marts.rpt_carrier_cost_monthly where carrier_code = ? order by all",
+        [carrier],
+        scope=scope,
+    )
+    return {"monthly": out, "columns": cols}
+
+
+# --------------------------------------------------------------------------------------------
+# shipment explorer
+
+
+def search_shipments(text: str, f: Filters = NO_FILTERS, scope: Scope = ALL, limit: int = 200):
+    """Shipments whose id, order id, tracking number or carrier reference contains ``text``."""
+    w = shipment_where(f)
+    needle = f"%{text.strip()}%"
+    return query(
+        f"""with hits as (
+            select shipment_id from marts.fct_shipments
+            where shipment_id ilike ? or tracking_number ilike ?
+            union
+            select shipment_id from {_BRIDGE} as b where order_id ilike ?
+            union
+            select shipment_id from marts.fct_shipment_events
+            where carrier_shipment_ref ilike ? and shipment_id is not null
+        )
+        select s.shipment_id, s.tracking_number, s.carrier_code, s.transport_mode, s.lane,
+            s.current_status, s.current_status_at, s.exception_count, s.delivered_at,
+            (select string_agg(distinct b.order_id, ', ') from {_BRIDGE} as b
+             where b.shipment_id = s.shipment_id) as order_ids
+        from marts.fct_shipments as s
+        where s.shipment_id in (select shipment_id from hits) and {w.sql}
+        order by s.current_status_at desc nulls last
+        limit {int(limit)}""",
+        [needle] * 4 + w.params,
+        scope=scope,
+    )
+
+
+def shipment_header(shipment_id: str, scope: Scope = ALL) -> dict | None:
+    df = query("select * from marts.fct_shipments where shipment_id = ?", [shipment_id], scope)
+    return df.row(0, named=True) if df.height else None
+
+
+def shipment_orders(shipment_id: str, scope: Scope = ALL) -> pl.DataFrame:
+    return query(
+        f"""select o.order_id, o.customer_id, o.created_at, o.promised_delivery_end_at,
+            o.is_on_time, o.is_in_full, o.is_perfect_order
+        from {_BRIDGE} as b inner join marts.fct_orders as o on o.order_id = b.order_id
+        where b.shipment_id = ? order by o.order_id""",
+        [shipment_id],
+        scope,
+    )
+
+
+def shipment_milestones(shipment_id: str, scope: Scope = ALL) -> pl.DataFrame:
+    return query(
+        """select milestone, milestone_sequence, planned_at, estimated_at, actual_at,
+            actual_source, actual_raw_code, actual_location_locode, is_out_of_order,
+            is_actual_from_fallback_code
+        from marts.fct_shipment_milestones where shipment_id = ?
+        order by milestone_sequence, milestone""",
+        [shipment_id],
+        scope,
+    )
+
+
+def shipment_events(shipment_id: str, scope: Scope = ALL) -> pl.DataFrame:
+    return query(
+        """select event_at, received_at, source, code_list, raw_code, raw_reason_code, milestone,
+            classifier, is_exception, exception_type, responsible_party, location_locode,
+            event_local, event_time_zone, source_file_name, source_event_id
+        from marts.fct_shipment_events where shipment_id = ?
+        order by event_at nulls last, received_at""",
+        [shipment_id],
+        scope,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# exceptions and alerts
+
+#: Hours without a carrier update after which an undelivered shipment counts as stale, in the
+#: fallback until rpt_shipment_alerts (which owns the rule) is published.
+STALE_HOURS = 72
+
+
+def alerts(f: Filters, scope: Scope = ALL) -> pl.DataFrame:
+    """Open alerts, oldest and most valuable first: rpt_shipment_alerts when published, else the
+    same four alert types derived from fct_shipments against the snapshot's as-of time."""
+    names = tables(scope)
+    value = _order_value_sql(names)
+    if "marts.rpt_shipment_alerts" in names:
+        w = shipment_where(f, alias="a")
+        cols = columns_of("marts.rpt_shipment_alerts", scope)
+        if {"goods_value_amount", "goods_value_currency"} <= set(cols):
+            # The mart carries the goods value itself.
+            select = """a.* exclude (goods_value_amount, goods_value_currency),
+                round(a.goods_value_amount, 2) as order_value,
+                coalesce(a.goods_value_currency, 'MIXED') as order_currency"""
+            join = ""
+        else:
+            select = "a.*, round(v.order_value, 2) as order_value, v.order_currency"
+            join = f"left join ({value}) as v on v.shipment_id = a.shipment_id"
+        return query(
+            f"""select {select}
+            from marts.rpt_shipment_alerts as a {join}
+            where {w.sql}
+            order by a.age_hours desc nulls last, order_value desc nulls last""",
+            w.params,
+            scope=scope,
+        )
+    w = shipment_where(f)
+    return query(
+        f"""with now as (select max(as_of_at) as as_of_at from marts.fct_orders),
+        s as (
+            select s.*, now.as_of_at from marts.fct_shipments as s, now
+            where s.delivered_at is null and s.cancelled_at is null and s.returned_at is null
+              and {w.sql}
+        ),
+        raised as (
+            select 'OPEN_EXCEPTION' as alert_type, shipment_id,
+                'last exception: ' || coalesce(exception_types, '?') as detail,
+                current_status_at as since_at from s where has_exception
+            union all
+            select 'STALE_SHIPMENT', shipment_id,
+                'no carrier update since ' || strftime(current_status_at, '%Y-%m-%d %H:%M'),
+                current_status_at from s
+            where current_status_at < as_of_at - interval {STALE_HOURS} hour
+            union all
+            select 'MISSED_PICKUP', shipment_id,
+                'pickup window ended ' || strftime(planned_pickup_end_at, '%Y-%m-%d %H:%M'),
+                planned_pickup_end_at from s
+            where picked_up_at is null and planned_pickup_end_at < as_of_at
+            union all
+            select 'CUSTOMS_HOLD', shipment_id, 'status ' || current_status, current_status_at
+            from s where current_status ilike '%customs%' and customs_cleared_at is null
+        )
+        select r.alert_type, r.shipment_id, s.carrier_code, s.transport_mode, s.lane,
+            s.current_status, r.detail, r.since_at,
+            round(date_diff('minute', r.since_at, s.as_of_at) / 60.0, 1) as age_hours,
+            round(v.order_value, 2) as order_value, v.order_currency, v.order_ids,
+            v.customer_ids
+        from raised as r
+        inner join s on s.shipment_id = r.shipment_id
+        left join ({value}) as v on v.shipment_id = r.shipment_id
+        order by age_hours desc nulls last, order_value desc nulls last""",
+        w.params,
+        scope=scope,
+    )
+
+
+def _order_value_sql(names: set[str]) -> str:
+    """Per shipment: the value of the goods on its orders (unit price x quantity from the OMS
+    lines, in the order currency; 'MIXED' when its orders use several), orders and customers."""
+    lines = "staging.stg_oms__order_lines"
+    if lines in names:
+        return f"""select b.shipment_id,
+                sum(l.line_value) as order_value,
+                case when count(distinct l.currency) = 1 then any_value(l.currency)
+                     else 'MIXED' end as order_currency,
+                string_agg(distinct b.order_id, ', ') as order_ids,
+                string_agg(distinct l.customer_id, ', ') as customer_ids
+            from {_BRIDGE} as b
+            left join (select order_id, any_value(customer_id) as customer_id,
+                    any_value(unit_price_currency) as currency,
+                    sum(quantity_ordered * unit_price_amount) as line_value
+                from {lines} group by order_id) as l on l.order_id = b.order_id
+            group by b.shipment_id"""
+    return f"""select shipment_id, null::double as order_value, null as order_currency,
+            string_agg(distinct order_id, ', ') as order_ids, null as customer_ids
+        from {_BRIDGE} group by shipment_id"""
+
+
+# --------------------------------------------------------------------------------------------
+# finance
+
+FINANCE_MARTS = (
+    "fct_freight_audit_invoices",
+    "fct_freight_audit_lines",
+    "fct_landed_cost_lines",
+    "fct_order_margin",
+    "rpt_receivables_aging",
+    "rpt_payables_aging",
+    "rpt_carrier_cost_monthly",
+)
+
+
+def finance_tables(scope: Scope = ALL) -> dict[str, bool]:
+    names = tables(scope)
+    return {m: f"marts.{m}" in names for m in FINANCE_MARTS}
+
+
+def mart(name: str, scope: Scope = ALL, limit: int | None = None) -> pl.DataFrame:
+    """A whole published mart (finance pages show them as they are)."""
+    if name not in FINANCE_MARTS and name not in ("rpt_shipment_alerts", "rpt_carrier_scorecard"):
+        raise ValueError(f"not a dashboard mart: {name}")
+    return query(
+        f"select * from marts.{name}" + (f" limit {int(limit)}" if limit else ""), scope=scope
+    )
+
+
+def status_summary(name: str, scope: Scope = ALL) -> pl.DataFrame | None:
+    """Rows and amounts per status (and carrier) of an audit mart, when it has those columns."""
+    cols = columns_of(f"marts.{name}", scope)
+    status = _first(
+        cols, ("invoice_status", "line_status", "payable_status", "aging_bucket", "status")
+    )
+    if not status:
+        return None
+    amount = _first(
+        cols,
+        ("invoiced_reporting_amount", "open_reporting_amount", "invoiced_amount", "open_amount"),
+    )
+    by = ["carrier_code"] if "carrier_code" in cols else []
+    group = ", ".join([*by, status])
+    return query(
+        f"""select {group}, count(*) as rows
+            {f", round(sum({amount}), 2) as {amount}" if amount else ""}
+        from marts.{name} group by {group} order by {group}""",
+        scope=scope,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# data quality
+
+
+def snapshot_info(scope: Scope = ALL, snapshot: Path | None = None) -> dict | None:
+    df = query(
+        "select run_id, published_at, tables from meta.snapshot_info",
+        scope=scope,
+        snapshot=snapshot,
+    )
     return df.row(0, named=True) if df.height else None
 
 
@@ -52,6 +1124,28 @@ def quarantine_by_reason(snapshot: Path | None = None) -> pl.DataFrame:
     )
 
 
+def load_log(snapshot: Path | None = None) -> pl.DataFrame:
+    return query(
+        """select feed, regexp_replace(source_file, '^.*/landing/', '') as file, status,
+            rows_read, rows_loaded, rows_quarantined, error, started_at, finished_at, run_id
+        from meta.load_log order by finished_at desc, feed, source_file""",
+        snapshot=snapshot,
+    )
+
+
+def freshness(snapshot: Path | None = None) -> pl.DataFrame:
+    """Per feed: the newest file loaded and how old it was when the snapshot was published."""
+    return query(
+        """select l.feed, max(l.finished_at) as last_loaded_at, count(*) as files,
+            count(*) filter (where l.status = 'FAILED') as failed_files,
+            round(date_diff('minute', max(l.finished_at), any_value(i.published_at)) / 60.0, 1)
+                as hours_before_publish
+        from meta.load_log as l, meta.snapshot_info as i
+        group by l.feed order by l.feed""",
+        snapshot=snapshot,
+    )
+
+
 def failed_files(snapshot: Path | None = None) -> pl.DataFrame:
     return query(
         """select feed, regexp_replace(source_file, '^.*/landing/', '') as file, error, finished_at
@@ -61,9 +1155,235 @@ def failed_files(snapshot: Path | None = None) -> pl.DataFrame:
     )
 
 
-def published_tables(snapshot: Path | None = None) -> pl.DataFrame:
+def dq_results(snapshot: Path | None = None) -> pl.DataFrame | None:
+    """meta.dq_results (one row per expectation per evaluation) when the snapshot has it."""
+    if "meta.dq_results" not in tables(ALL, snapshot):
+        return None
+    cols = columns_of("meta.dq_results")
+    when = _first(cols, ("checked_at", "run_at", "validated_at", "finished_at", "created_at"))
     return query(
-        """select schema_name as schema, table_name, estimated_size as rows
-        from duckdb_tables() where schema_name <> 'meta' order by 1, 2""",
+        "select * from meta.dq_results" + (f" order by {when} desc" if when else ""),
         snapshot=snapshot,
     )
+
+
+def dq_latest(snapshot: Path | None = None) -> pl.DataFrame | None:
+    """The latest result of every check (failures first), when dq_results has the usual
+    columns (check_name, asset, expectation, checked_at, passed)."""
+    if "meta.dq_results" not in tables(ALL, snapshot):
+        return None
+    cols = set(columns_of("meta.dq_results"))
+    if not {"check_name", "asset", "expectation", "checked_at", "passed"} <= cols:
+        return None
+    extra = [c for c in ("severity", "observed_value", "threshold", "note") if c in cols]
+    return query(
+        f"""select check_name, asset, expectation, passed, {", ".join(extra + ["checked_at"])}
+        from meta.dq_results
+        qualify row_number() over (
+            partition by check_name, asset, expectation order by checked_at desc) = 1
+        order by passed, check_name, asset, expectation""",
+        snapshot=snapshot,
+    )
+
+
+def dq_history(snapshot: Path | None = None) -> pl.DataFrame | None:
+    """Per evaluation (run, else check time to the minute): expectations checked and failed."""
+    if "meta.dq_results" not in tables(ALL, snapshot):
+        return None
+    cols = set(columns_of("meta.dq_results"))
+    if not {"checked_at", "passed"} <= cols:
+        return None
+    run = (
+        "coalesce(run_id, strftime(checked_at, '%Y-%m-%d %H:%M'))"
+        if "run_id" in cols
+        else ("strftime(checked_at, '%Y-%m-%d %H:%M')")
+    )
+    severe = "and severity = 'error'" if "severity" in cols else ""
+    return query(
+        f"""select {run} as evaluation, min(checked_at) as checked_at,
+            count(*) as expectations,
+            count(*) filter (where not passed) as failed,
+            count(*) filter (where not passed {severe}) as failed_blocking
+        from meta.dq_results group by 1 order by checked_at""",
+        snapshot=snapshot,
+    )
+
+
+def blocked_publication(snapshot: Path | None = None) -> pl.DataFrame | None:
+    """Check results of a run whose failures stopped publication: the pipeline writes them to
+    serving/dq_results.parquet when it keeps the old snapshot. None when that file is absent
+    or older than the snapshot (a later run published)."""
+    path = (snapshot or snapshot_path()).with_name("dq_results.parquet")
+    snap = snapshot or snapshot_path()
+    if not path.exists() or (snap.exists() and path.stat().st_mtime <= snap.stat().st_mtime):
+        return None
+    return pl.read_parquet(path)
+
+
+def published_tables(scope: Scope = ALL, snapshot: Path | None = None) -> pl.DataFrame:
+    return query(
+        """select schema_name as schema, table_name, estimated_size as rows
+        from duckdb_tables() where schema_name <> 'meta' and not temporary order by 1, 2""",
+        scope=scope,
+        snapshot=snapshot,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# SQL workbench
+
+
+class RefusedQuery(ValueError):
+    """The statement is not a single read-only query."""
+
+
+class QueryTimeout(RuntimeError):
+    pass
+
+
+def check_read_only(sql: str) -> None:
+    """Refuse anything but one SELECT (or WITH ... SELECT) statement."""
+    try:
+        statements = duckdb.connect(":memory:").extract_statements(sql)
+    except duckdb.Error as exc:
+        raise RefusedQuery(f"cannot parse the query: {exc}") from exc
+    if len(statements) != 1:
+        raise RefusedQuery(f"one statement at a time, please (found {len(statements)})")
+    kind = statements[0].type
+    if kind != duckdb.StatementType.SELECT:
+        raise RefusedQuery(f"only SELECT queries run here; this is {kind.name}")
+
+
+def run_sql(
+    sql: str,
+    scope: Scope = ALL,
+    timeout_s: float = 15.0,
+    max_rows: int = 100_000,
+    snapshot: Path | None = None,
+) -> tuple[pl.DataFrame, bool]:
+    """Run one read-only query; (rows, truncated). Interrupted after ``timeout_s``."""
+    check_read_only(sql)
+    with connect(scope, snapshot) as con:
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()
+            con.interrupt()
+
+        timer = threading.Timer(timeout_s, stop)
+        timer.start()
+        try:
+            rel = con.sql(sql)
+            if rel is None:
+                raise RefusedQuery("the statement returned no rows")
+            table = rel.limit(max_rows + 1).to_arrow_table()
+        except duckdb.InterruptException as exc:
+            raise QueryTimeout(
+                f"the query ran longer than {timeout_s:g} s and was stopped"
+            ) from exc
+        except duckdb.Error:
+            if timed_out.is_set():
+                raise QueryTimeout(
+                    f"the query ran longer than {timeout_s:g} s and was stopped"
+                ) from None
+            raise
+        finally:
+            timer.cancel()
+    df = pl.from_arrow(table)
+    return df.head(max_rows), df.height > max_rows
+
+
+def catalog(scope: Scope = ALL, manifest: Path | None = None) -> pl.DataFrame:
+    """Tables and columns the scope can query, with their documentation: the column comments
+    in the snapshot, else the descriptions in the dbt manifest."""
+    cols = query(
+        """select c.schema_name as schema, c.table_name, c.column_name, c.data_type,
+            c.comment as column_comment, t.comment as table_comment, c.column_index
+        from duckdb_columns() as c
+        inner join duckdb_tables() as t
+            on t.database_name = c.database_name and t.schema_name = c.schema_name
+           and t.table_name = c.table_name
+        where not t.temporary and not t.internal
+        order by 1, 2, c.column_index""",
+        scope=scope,
+    )
+    docs = manifest_docs(manifest)
+    rows = []
+    for r in cols.iter_rows(named=True):
+        node = docs.get((r["schema"], r["table_name"]), {})
+        rows.append(
+            {
+                "schema": r["schema"],
+                "table_name": r["table_name"],
+                "column_name": r["column_name"],
+                "data_type": r["data_type"],
+                "table_description": r["table_comment"] or node.get("description") or "",
+                "column_description": r["column_comment"]
+                or node.get("columns", {}).get(r["column_name"], "")
+                or "",
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            k: pl.String
+            for k in (
+                "schema",
+                "table_name",
+                "column_name",
+                "data_type",
+                "table_description",
+                "column_description",
+            )
+        },
+    )
+
+
+def manifest_docs(manifest: Path | None = None) -> dict[tuple[str, str], dict]:
+    """(schema, table) -> description and column descriptions from dbt's manifest.json."""
+    if manifest is None:
+        from waybill.dbt import MANIFEST
+
+        manifest = MANIFEST
+    if not manifest.exists():
+        return {}
+    doc = json.loads(manifest.read_text())
+    out = {}
+    for node in doc.get("nodes", {}).values():
+        if node.get("resource_type") not in ("model", "seed", "snapshot"):
+            continue
+        out[(node.get("schema"), node.get("alias") or node.get("name"))] = {
+            "description": (node.get("description") or "").strip(),
+            "columns": {
+                name: (col.get("description") or "").strip()
+                for name, col in node.get("columns", {}).items()
+            },
+        }
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# exports
+
+
+def export_frames(scope: Scope = ALL) -> dict[str, pl.DataFrame]:
+    """The finance reports offered for download: the reports ``waybill export`` writes
+    (waybill.exports.REPORTS: same mart, row filter and order), read through this scope's
+    connection so a tenant gets its own rows only; without that module, the finance marts."""
+    names = tables(scope)
+    try:
+        from waybill import exports
+    except ImportError:
+        exports = None
+    reports = getattr(exports, "REPORTS", None) if exports is not None else None
+    if not reports:
+        return {m: mart(m, scope) for m in FINANCE_MARTS if f"marts.{m}" in names}
+    out = {}
+    for name, spec in reports.items():
+        if spec.table not in names:
+            continue
+        out[name] = query(
+            f"select * from {spec.table} where ({spec.where}) order by {spec.order_by}",
+            scope=scope,
+        )
+    return out

@@ -1,32 +1,71 @@
-"""The dashboard renders from the published snapshot, and says what to do when there is none."""
+"""The dashboard: every page renders from the published snapshot (with data, with an empty
+snapshot, with filters that match nothing), the overview equals the marts, and a tenant never
+reaches another customer's rows, on a page or in SQL."""
 
 from __future__ import annotations
 
+import shutil
+from datetime import date
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboards import data
 from ingestion.load import load_landing
 from waybill.publish import publish_snapshot
+from waybill.users import add_user, authenticate, load_users
 
 APP = str(Path(__file__).parent.parent / "dashboards" / "app.py")
+PAGES = ["overview", "carriers", "shipments", "exceptions", "finance", "quality", "workbench"]
+TENANT_PAGES = ["overview", "carriers", "shipments", "exceptions", "finance", "workbench"]
+PERIOD = (date(2026, 8, 1), date(2026, 10, 31))
+
+
+def open_page(page: str, setup=None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    if setup:
+        setup(at)
+    at.run()
+    if page != "overview":
+        at.switch_page(f"app_pages/{page}.py").run()
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Everything a page shows as text, tables included."""
+    parts = [e.value for kind in ("info", "warning", "error", "success") for e in getattr(at, kind)]
+    parts += [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    for df in at.dataframe:
+        value = df.value
+        frame = value.data if hasattr(value, "data") else value  # pandas Styler or DataFrame
+        parts.append(frame.to_csv())
+    return "\n".join(str(p) for p in parts)
+
+
+# ------------------------------------------------------------------ no snapshot / empty snapshot
 
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("WAYBILL_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("WAYBILL_USERS_FILE", raising=False)
     return tmp_path
 
 
-def test_without_a_snapshot_the_page_says_how_to_make_one(data_dir):
-    at = AppTest.from_file(APP, default_timeout=30).run()
+@pytest.mark.parametrize("page", PAGES)
+def test_without_a_snapshot_every_page_says_how_to_make_one(data_dir, page):
+    at = open_page(page)
     assert not at.exception
     assert any("No published snapshot yet" in i.value for i in at.info)
 
 
-def test_the_page_shows_the_snapshot_counts(data_dir):
+@pytest.fixture
+def empty_snapshot(data_dir) -> Path:
+    """A snapshot with a load log and a quarantine but no marts (no dbt run yet)."""
     folder = data_dir / "landing" / "returns"
     folder.mkdir(parents=True)
     (folder / "r.csv").write_text(
@@ -38,10 +77,521 @@ def test_the_page_shows_the_snapshot_counts(data_dir):
     load_landing(con, data_dir / "landing")
     publish_snapshot(con, data_dir / "serving" / "waybill.duckdb", run_id="t")
     con.close()
+    return data_dir
 
-    at = AppTest.from_file(APP, default_timeout=30).run()
+
+@pytest.mark.parametrize("page", PAGES)
+def test_with_a_snapshot_without_marts_every_page_says_what_to_run(empty_snapshot, page):
+    at = open_page(page)
+    assert not at.exception
+    shown = texts(at)
+    if page == "quality":
+        metrics = {m.label: m.value for m in at.metric}
+        assert metrics["Rows loaded"] == "1"
+        assert metrics["Rows quarantined"] == "1"
+    elif page == "workbench":
+        # The workbench still works: the meta tables are there to query.
+        assert "meta" in str(at.selectbox(key="wb_table").options)
+    else:
+        assert "waybill run" in shown, shown
+
+
+# ------------------------------------------------------------------ with the pipeline's data
+
+
+@pytest.fixture
+def snapshot(pipeline_run, monkeypatch) -> Path:
+    monkeypatch.setenv("WAYBILL_DATA_DIR", str(pipeline_run["data_dir"]))
+    monkeypatch.delenv("WAYBILL_USERS_FILE", raising=False)
+    return pipeline_run["settings"].snapshot
+
+
+def marts(snapshot: Path, sql: str) -> pl.DataFrame:
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        return pl.from_arrow(con.sql(sql).to_arrow_table())
+    finally:
+        con.close()
+
+
+def set_period(at: AppTest, start: date, end: date) -> None:
+    at.session_state["flt_period"] = (start, end)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_data(snapshot, page):
+    at = open_page(page, lambda a: set_period(a, *PERIOD))
+    assert not at.exception, at.exception
+    assert not at.error
+
+
+@pytest.mark.slow
+def test_overview_tiles_equal_kpi_orders_monthly_over_whole_months(snapshot):
+    at = open_page("overview", lambda a: set_period(a, *PERIOD))
+    tiles = {m.label: m.value for m in at.metric}
+    months = marts(
+        snapshot,
+        f"""select * from marts.kpi_orders_monthly
+        where month_start_date between '{PERIOD[0]}' and '{PERIOD[1]}'""",
+    )
+    assert months.height == 3
+    s = {c: months[c].sum() for c in months.columns if c != "month_start_date"}
+    assert tiles["Perfect order"] == f"{100 * s['orders_perfect'] / s['orders_due']:.1f} %"
+    assert tiles["OTIF"] == f"{100 * s['otif_numerator'] / s['otif_denominator']:.1f} %"
+    assert tiles["Fill rate (units)"] == f"{100 * s['units_filled'] / s['units_ordered']:.1f} %"
+    mean_ct = float(s["cycle_time_days_total"]) / s["orders_delivered"]
+    assert tiles["Order cycle time"] == f"{mean_ct:.2f} days"
+    ships = marts(
+        snapshot,
+        f"""select is_delivered_on_time from marts.fct_shipments
+        where is_delivered and cast(delivered_at as date) between '{PERIOD[0]}' and '{PERIOD[1]}'""",
+    )
+    assert tiles["Shipments delivered"] == f"{ships.height:,}"
+    on_time = ships["is_delivered_on_time"]
+    assert tiles["On-time delivery"] == f"{100 * on_time.sum() / on_time.count():.1f} %"
+    # Without the finance marts the money tiles say so instead of showing a number.
+    assert tiles["Cost per shipment"] == "-" and tiles["Margin"] == "-"
+
+
+@pytest.mark.slow
+def test_overview_under_a_carrier_and_customer_filter_equals_the_orders_recounted(snapshot):
+    orders = marts(snapshot, "select * from marts.fct_orders")
+    ships = marts(snapshot, "select * from marts.fct_shipments")
+    lines = marts(snapshot, "select order_id, shipment_id from staging.stg_oms__shipment_lines")
+    customer = orders.group_by("customer_id").len().sort("len", descending=True)["customer_id"][0]
+    carrier = "UPS"
+
+    def setup(at):
+        set_period(at, *PERIOD)
+        at.session_state["flt_customers"] = [customer]
+        at.session_state["flt_carriers"] = [carrier]
+
+    at = open_page("overview", setup)
+    tiles = {m.label: m.value for m in at.metric}
+    carried = lines.join(ships.filter(pl.col("carrier_code") == carrier), on="shipment_id")
+    mine = orders.filter(
+        (pl.col("customer_id") == customer) & pl.col("order_id").is_in(carried["order_id"])
+    )
+    due = mine.filter(
+        pl.col("is_due")
+        & pl.col("reference_window_end_at").dt.date().is_between(*PERIOD, closed="both")
+    )
+    assert due.height > 0
+    assert tiles["Perfect order"] == f"{100 * due['is_perfect_order'].sum() / due.height:.1f} %"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ["overview", "carriers", "exceptions"])
+def test_filters_that_match_nothing_say_so(snapshot, page):
+    def setup(at):
+        # An ocean carrier never carries parcels: valid options, empty together.
+        at.session_state["flt_carriers"] = ["HLCU"]
+        at.session_state["flt_modes"] = ["PARCEL"]
+
+    at = open_page(page, setup)
+    assert not at.exception
+    assert any("match the filters" in i.value for i in at.info), texts(at)
+
+
+@pytest.mark.slow
+def test_a_period_without_data_says_so(snapshot):
+    at = open_page("overview", lambda a: set_period(a, date(2001, 1, 1), date(2001, 1, 31)))
+    assert not at.exception
+    assert any("match the filters" in i.value for i in at.info), texts(at)
+
+
+@pytest.mark.slow
+def test_carrier_page_shows_the_picked_carrier_with_its_volume(snapshot):
+    at = open_page("carriers", lambda a: set_period(a, *PERIOD))
+    at.pills(key="carrier_pick").set_value("FEDEX").run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Rows loaded"] == "1"
-    assert metrics["Rows quarantined"] == "1"
-    assert metrics["Unreadable files"] == "0"
+    expected = marts(
+        snapshot,
+        f"""select count(*) as n from marts.fct_shipments where carrier_code = 'FEDEX'
+        and cast(coalesce(delivered_at, planned_delivery_end_at) as date)
+            between '{PERIOD[0]}' and '{PERIOD[1]}'""",
+    )["n"][0]
+    assert metrics["Shipments"] == f"{expected:,}"
+    assert any("FEDEX" in s.value for s in at.subheader)
+
+
+@pytest.mark.slow
+def test_shipment_explorer_finds_a_shipment_by_order_and_shows_its_events(snapshot):
+    row = marts(
+        snapshot,
+        """select l.order_id, l.shipment_id, count(distinct e.event_id) as events
+        from staging.stg_oms__shipment_lines as l
+        inner join marts.fct_shipment_events as e on e.shipment_id = l.shipment_id
+        group by all order by events desc, l.shipment_id limit 1""",
+    ).row(0, named=True)
+    at = open_page("shipments")
+    at.text_input(key="shipment_search").input(row["order_id"]).run()
+    assert not at.exception
+    assert at.selectbox(key="shipment_pick").value == row["shipment_id"]
+    raw_events = at.dataframe[-1].value
+    frame = raw_events.data if hasattr(raw_events, "data") else raw_events
+    assert len(frame) == row["events"]
+    at.text_input(key="shipment_search").input("NO-SUCH-REF-123").run()
+    assert any("No shipment matches" in w.value for w in at.warning)
+
+
+@pytest.mark.slow
+def test_alerts_are_open_shipments_oldest_first(snapshot):
+    at = open_page("exceptions")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert len(table) > 0
+    ages = list(table["age_hours"])
+    assert ages == sorted(ages, reverse=True)
+    open_ids = set(
+        marts(snapshot, "select shipment_id from marts.fct_shipments where delivered_at is null")[
+            "shipment_id"
+        ]
+    )
+    assert set(table["shipment_id"]) <= open_ids
+
+
+# ------------------------------------------------------------------ SQL workbench
+
+
+@pytest.mark.slow
+def test_workbench_runs_a_select_and_refuses_everything_else(snapshot):
+    df, truncated = data.run_sql("select count(*) as n from marts.fct_orders")
+    assert df["n"][0] == marts(snapshot, "select count(*) as n from marts.fct_orders")["n"][0]
+    assert not truncated
+    refused = [
+        "create table x as select 1",
+        "select 1; select 2",
+        "attach 'x.duckdb' as x",
+        "copy marts.fct_orders to 'out.csv'",
+        "pragma database_list",
+        "set enable_external_access = true",
+        "install httpfs",
+    ]
+    for sql in refused:
+        with pytest.raises(data.RefusedQuery):
+            data.run_sql(sql)
+    for sql in (
+        "select * from read_csv('/etc/passwd')",
+        "select * from read_parquet('/tmp/*.parquet')",
+    ):
+        with pytest.raises(duckdb.PermissionException):
+            data.run_sql(sql)
+    with pytest.raises(data.QueryTimeout):
+        data.run_sql("select count(*) from range(100000000000) as a", timeout_s=0.5)
+    df, truncated = data.run_sql("select * from range(50)", max_rows=10)
+    assert df.height == 10 and truncated
+
+
+@pytest.mark.slow
+def test_workbench_page_shows_results_and_errors(snapshot):
+    at = open_page("workbench")
+    # A form: the new text is submitted together with the click.
+    at.text_area(key="wb_sql").input("select carrier_code from marts.fct_shipments")
+    at.button(key="wb_run").click().run()
+    assert not at.exception
+    n = marts(snapshot, "select count(*) as n from marts.fct_shipments")["n"][0]
+    assert any(c.value == f"{n:,} rows" for c in at.caption), [c.value for c in at.caption]
+    at.text_area(key="wb_sql").input("drop table marts.fct_orders")
+    at.button(key="wb_run").click().run()
+    assert any("only SELECT" in e.value for e in at.error)
+
+
+# ------------------------------------------------------------------ tenant mode
+
+
+def customers(snapshot: Path) -> list[str]:
+    return (
+        marts(snapshot, "select customer_id, count(*) as n from marts.fct_orders group by 1")
+        .sort(["n", "customer_id"], descending=True)["customer_id"]
+        .to_list()
+    )
+
+
+def truth(snapshot: Path, customer: str) -> dict[str, set[str]]:
+    """The customer's orders and the shipments carrying them, from the full snapshot."""
+    orders = set(
+        marts(snapshot, f"select order_id from marts.fct_orders where customer_id = '{customer}'")[
+            "order_id"
+        ]
+    )
+    lines = marts(snapshot, "select order_id, shipment_id from staging.stg_oms__shipment_lines")
+    shipments = set(lines.filter(pl.col("order_id").is_in(orders))["shipment_id"].drop_nulls())
+    return {"orders": orders, "shipments": shipments}
+
+
+@pytest.mark.slow
+def test_a_tenant_database_holds_only_that_customers_rows(snapshot):
+    tenant = customers(snapshot)[0]
+    own = truth(snapshot, tenant)
+    scope = data.Scope(customer_id=tenant)
+    names = data.tables(scope)
+    assert "marts.kpi_orders_monthly" not in names  # an aggregate over every customer
+    assert "meta.quarantine" not in names and "meta.load_log" not in names
+    for name in names:
+        cols = data.columns_of(name, scope)
+        df = data.query(f"select * from {name}", scope=scope)
+        if "customer_id" in cols:
+            assert set(df["customer_id"].drop_nulls()) <= {tenant}, name
+        if "order_id" in cols:
+            assert set(df["order_id"].drop_nulls()) <= own["orders"], name
+        if "shipment_id" in cols:
+            assert set(df["shipment_id"].drop_nulls()) <= own["shipments"], name
+        if not {"customer_id", "order_id", "shipment_id"} & set(cols):
+            assert name.startswith(("reference.", "meta.snapshot_info")), name
+    counted = data.query("select count(*) as n from marts.fct_orders", scope=scope)["n"][0]
+    assert counted == len(own["orders"]) > 0
+
+
+@pytest.mark.slow
+def test_no_sql_reaches_another_tenants_rows(snapshot):
+    tenant, other = customers(snapshot)[:2]
+    scope = data.Scope(customer_id=tenant)
+    ok = {
+        "select distinct customer_id from marts.fct_orders": {tenant},
+        "select distinct customer_id from memory.marts.fct_orders": {tenant},
+        "select distinct customer_id from staging.stg_oms__order_lines": {tenant},
+    }
+    for sql, expected in ok.items():
+        try:
+            df, _ = data.run_sql(sql, scope=scope)
+        except duckdb.Error:
+            continue  # refusing is as good as hiding
+        if expected is not None:
+            assert set(df[df.columns[0]]) == expected, sql
+    df, _ = data.run_sql(
+        f"select count(*) as n from marts.fct_orders where customer_id = '{other}'", scope=scope
+    )
+    assert df["n"][0] == 0
+    df, _ = data.run_sql(
+        "select distinct database_name from duckdb_tables() union "
+        "select distinct table_catalog from information_schema.tables",
+        scope=scope,
+    )
+    assert set(df[df.columns[0]]) <= {"memory", "temp", "system"}
+    snapshot_file = str(snapshot)
+    for sql in (
+        f"select * from '{snapshot_file}'",
+        f"select * from read_parquet('{snapshot_file}')",
+        "select * from marts.kpi_orders_monthly",
+        "select * from snap.marts.fct_orders",
+        "select * from waybill.marts.fct_orders",
+        "select * from meta.quarantine",
+    ):
+        with pytest.raises(duckdb.Error):
+            data.run_sql(sql, scope=scope)
+    for sql in (f"attach '{snapshot_file}' as s2 (read_only)", "set lock_configuration = false"):
+        with pytest.raises(data.RefusedQuery):
+            data.run_sql(sql, scope=scope)
+    # And straight on the tenant connection (what a bug in the statement check would allow).
+    with data.connect(scope) as con:
+        for sql in (
+            f"attach '{snapshot_file}' as s2 (read_only)",
+            "set enable_external_access = true",
+            "set lock_configuration = false",
+        ):
+            with pytest.raises(duckdb.Error):
+                con.execute(sql)
+
+
+@pytest.fixture
+def users_file(snapshot, tmp_path, monkeypatch) -> dict:
+    path = tmp_path / "users.toml"
+    tenant, other = customers(snapshot)[:2]
+    add_user(path, "acme", "acme-secret-1", role="customer", customer_id=tenant)
+    add_user(path, "ops", "ops-secret-12", role="internal")
+    monkeypatch.setenv("WAYBILL_USERS_FILE", str(path))
+    return {"path": path, "tenant": tenant, "other": other}
+
+
+def signed_in(username: str, password: str):
+    def setup(at):
+        at.session_state["user"] = authenticate(load_users_from_env(), username, password)
+
+    return setup
+
+
+def load_users_from_env():
+    from waybill.settings import load_settings
+
+    return load_users(load_settings().users_file)
+
+
+@pytest.mark.slow
+def test_with_users_nobody_passes_without_signing_in(users_file):
+    at = open_page("overview")
+    assert not at.exception
+    assert at.title[0].value == "waybill: sign in"
+    assert not at.metric
+    at.text_input(key="login_user").input("acme")
+    at.text_input(key="login_password").input("wrong-password")
+    at.button(key="login_submit").click().run()
+    assert any("wrong password" in e.value for e in at.error)
+    at.text_input(key="login_password").input("acme-secret-1")
+    at.button(key="login_submit").click().run()
+    assert not at.exception
+    assert any(m.label == "Perfect order" for m in at.metric)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", TENANT_PAGES)
+def test_no_page_shows_a_tenant_another_customers_rows(users_file, snapshot, page):
+    tenant, other = users_file["tenant"], users_file["other"]
+    own = truth(snapshot, tenant)
+    all_orders = set(marts(snapshot, "select order_id from marts.fct_orders")["order_id"])
+    all_ships = set(marts(snapshot, "select shipment_id from marts.fct_shipments")["shipment_id"])
+    foreign_orders = all_orders - own["orders"]
+    foreign_ships = all_ships - own["shipments"]
+
+    def setup(at):
+        signed_in("acme", "acme-secret-1")(at)
+        at.session_state["flt_period"] = (date(2026, 1, 1), date(2026, 12, 31))
+        if page == "shipments":
+            at.session_state["shipment_search"] = "SHP"
+        if page == "workbench":
+            at.session_state["wb_sql"] = "select * from marts.fct_orders"
+
+    at = open_page(page, setup)
+    if page == "workbench":
+        at.button(key="wb_run").click().run()
+    assert not at.exception
+    shown = texts(at)
+    assert other not in shown
+    leaked_orders = {o for o in foreign_orders if o in shown}
+    leaked_ships = {s for s in foreign_ships if s in shown}
+    assert not leaked_orders and not leaked_ships
+    if page == "overview":
+        tiles = {m.label: m.value for m in at.metric}
+        due = marts(
+            snapshot,
+            f"""select count(*) filter (where is_perfect_order) as perfect, count(*) as due
+            from marts.fct_orders where customer_id = '{tenant}' and is_due
+            and year(reference_window_end_at) = 2026""",
+        ).row(0, named=True)
+        assert tiles["Perfect order"] == f"{100 * due['perfect'] / due['due']:.1f} %"
+
+
+# ------------------------------------------------------------------ users file
+
+
+def test_users_file_keeps_only_argon2_hashes_and_checks_passwords(tmp_path):
+    path = tmp_path / "users.toml"
+    add_user(path, "acme", "correct horse", role="customer", customer_id="CUST-0001")
+    text = path.read_text()
+    assert "correct horse" not in text and "$argon2id$" in text
+    users = load_users(path)
+    assert authenticate(users, "acme", "correct horse").customer_id == "CUST-0001"
+    assert authenticate(users, "acme", "wrong horse") is None
+    assert authenticate(users, "nobody", "correct horse") is None
+    with pytest.raises(ValueError, match="customer_id"):
+        add_user(path, "bad", "long enough", role="customer")
+    path.write_text('[users.x]\nrole = "internal"\npassword_hash = "plain"\n')
+    with pytest.raises(ValueError, match="argon2"):
+        load_users(path)
+
+
+# ------------------------------------------------------------------ marts other branches add
+
+
+@pytest.fixture
+def snapshot_with_new_marts(pipeline_run, tmp_path, monkeypatch) -> Path:
+    """A copy of the snapshot plus tables shaped like the scorecard, alerts, finance and
+    data-quality contracts (column names as their model YAML declares them)."""
+    serving = tmp_path / "serving"
+    serving.mkdir()
+    path = serving / "waybill.duckdb"
+    shutil.copy(pipeline_run["settings"].snapshot, path)
+    con = duckdb.connect(str(path))
+    con.execute(
+        """create table marts.rpt_carrier_scorecard as
+        select carrier_code, any_value(carrier_name) as carrier_name, lane, transport_mode,
+            cast(date_trunc('month', planned_pickup_start_at) as date) as month_start_date,
+            count(*) as shipments,
+            count(*) filter (where is_picked_up_on_time_controllable) as
+                on_time_pickup_controllable_numerator,
+            count(is_picked_up_on_time_controllable) as on_time_pickup_controllable_denominator,
+            count(*) filter (where is_delivered_on_time_controllable) as
+                on_time_delivery_controllable_numerator,
+            count(is_delivered_on_time_controllable) as on_time_delivery_controllable_denominator,
+            count(*) filter (where has_exception) as exception_numerator,
+            count(*) as exception_denominator,
+            0.5 as composite_score
+        from marts.fct_shipments group by all"""
+    )
+    con.execute(
+        """create table marts.rpt_shipment_alerts as
+        select 'STALE_SHIPMENT' as alert_type, shipment_id, carrier_code, lane, transport_mode,
+            'no update' as alert_description, 12.5 as goods_value_amount,
+            'EUR' as goods_value_currency, 99.0 as age_hours
+        from marts.fct_shipments where delivered_at is null"""
+    )
+    con.execute(
+        """create table marts.fct_order_margin as
+        select order_id, customer_id, 100.0 as net_revenue_reporting_amount,
+            25.0 as contribution_margin_reporting_amount
+        from marts.fct_orders"""
+    )
+    con.execute(
+        """create table meta.dq_results as
+        select * from (values
+            ('contract', 'raw/orders', 'not_null(order_id)', 'r1',
+             timestamp '2026-11-01 10:00', false, 'error'),
+            ('contract', 'raw/orders', 'not_null(order_id)', 'r2',
+             timestamp '2026-11-02 10:00', true, 'error'),
+            ('coverage', 'marts/fct_shipment_events', 'mapped_share', 'r2',
+             timestamp '2026-11-02 10:00', false, 'warn')
+        ) as t(check_name, asset, expectation, run_id, checked_at, passed, severity)"""
+    )
+    con.close()
+    monkeypatch.setenv("WAYBILL_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("WAYBILL_USERS_FILE", raising=False)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_switch_to_the_new_marts_when_the_snapshot_has_them(snapshot_with_new_marts, page):
+    at = open_page(page, lambda a: set_period(a, *PERIOD))
+    assert not at.exception, at.exception
+    shown = texts(at)
+    if page == "carriers":
+        assert "Scores from rpt_carrier_scorecard" in shown
+        # The mart's 0..1 composite is shown on the 0..100 scale.
+        assert {m.label: m.value for m in at.metric}["Composite score"] == "50.0"
+    if page == "exceptions":
+        assert "Source: rpt_shipment_alerts" in shown
+    if page == "overview":
+        assert {m.label: m.value for m in at.metric}["Margin"] == "25.0 %"
+    if page == "finance":
+        assert "needs the finance marts" not in shown
+    if page == "quality":
+        # The latest result per expectation: the contract check recovered, coverage fails.
+        assert "Latest results: 1 of 2 expectations pass, 1 fail" in shown
+
+
+def test_waybill_users_add_writes_a_hash_the_dashboard_accepts(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from waybill.settings import PROJECT_ROOT
+
+    path = tmp_path / "users.toml"
+    env = os.environ | {"WAYBILL_USERS_FILE": str(path), "WAYBILL_DATA_DIR": str(tmp_path)}
+    # Scripts pass the password on stdin (interactive use gets a getpass prompt).
+    add = subprocess.run(
+        [sys.executable, "-m", "waybill.cli", "users", "add", "acme", "--customer", "C-1"]
+        + ["--password-stdin"],
+        input="s3cret-pass\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+    )
+    assert add.returncode == 0, add.stderr
+    assert "customer C-1" in add.stdout
+    user = authenticate(load_users(path), "acme", "s3cret-pass")
+    assert user is not None and user.customer_id == "C-1" and user.is_tenant
+    assert "s3cret-pass" not in path.read_text()

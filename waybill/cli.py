@@ -126,6 +126,8 @@ def dashboard_command(settings: Settings, port: int) -> list[str]:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "minimal",
     ]
 
 
@@ -228,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", help="the data set's folder (default: ../shared/datasets/...)")
     p.add_argument("--into", help="data directory to import into (default: WAYBILL_DATA_DIR)")
     p.set_defaults(func=cmd_import)
+
+    from waybill import users
+
+    users.add_parser(sub)
 
     p = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on this data directory")
     p.add_argument("--port", type=int, default=3000)

@@ -20,6 +20,8 @@ class Settings:
     #: DuckDB memory cap for every pipeline connection (the loader, publish and dbt's profile);
     #: beyond it DuckDB spills to disk instead of growing (DESIGN.md: under 4 GB at 1 M orders).
     duckdb_memory_limit: str = "3GB"
+    #: Dashboard users (tenant mode); see waybill/users.py. None: ``users.toml`` in data_dir.
+    users_file_override: Path | None = None
 
     @property
     def landing(self) -> Path:
@@ -42,6 +44,11 @@ class Settings:
     @property
     def exports(self) -> Path:
         return self.data_dir / "exports"
+
+    @property
+    def users_file(self) -> Path:
+        """Dashboard users with hashed passwords; no file means no login (waybill/users.py)."""
+        return self.users_file_override or self.data_dir / "users.toml"
 
     @property
     def dagster_home(self) -> Path:
@@ -71,4 +78,9 @@ def load_settings(data_dir: str | os.PathLike | None = None) -> Settings:
     return Settings(
         data_dir=Path(raw).expanduser().resolve(),
         duckdb_memory_limit=os.environ.get("WAYBILL_DUCKDB_MEMORY_LIMIT", "3GB"),
+        users_file_override=(
+            Path(os.environ["WAYBILL_USERS_FILE"]).expanduser().resolve()
+            if os.environ.get("WAYBILL_USERS_FILE")
+            else None
+        ),
     )

@@ -1,0 +1,245 @@
+"""Streamlit pieces every page shares: sign-in, scope, the filter bar, cached queries, empty
+states and paginated tables. Queries stay in data.py, figures in charts.py."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+import streamlit as st
+
+from dashboards import data
+from waybill.settings import load_settings
+from waybill.users import User, authenticate, load_users
+
+PAGE_SIZE = 50
+RUN_HINT = (
+    "Run `./dev demo` (sample data) or `waybill run` after dropping partner files into the "
+    "landing zone"
+)
+
+
+# ---------------------------------------------------------------------------- users and scope
+
+
+def users() -> dict[str, User]:
+    return load_users(load_settings().users_file)
+
+
+def current_user() -> User | None:
+    return st.session_state.get("user")
+
+
+def scope() -> data.Scope:
+    """Whose rows this session may see; the one place a page gets it from."""
+    user = current_user()
+    if user is not None and user.is_tenant:
+        return data.Scope(customer_id=user.customer_id)
+    return data.ALL
+
+
+def login_gate() -> None:
+    """With a users file, nobody passes without signing in."""
+    configured = users()
+    if not configured:
+        return
+    if current_user() is not None:
+        user = current_user()
+        # A user removed from the file (or changed) is signed out at the next rerun.
+        fresh = configured.get(user.username)
+        if fresh is None or fresh.password_hash != user.password_hash:
+            st.session_state.pop("user", None)
+        else:
+            return
+    st.title("waybill: sign in")
+    with st.form("login"):
+        username = st.text_input("User name", key="login_user")
+        password = st.text_input("Password", type="password", key="login_password")
+        submitted = st.form_submit_button("Sign in", key="login_submit")
+    if submitted:
+        user = authenticate(configured, username.strip(), password)
+        if user is None:
+            st.error("Unknown user name or wrong password.")
+        else:
+            st.session_state["user"] = user
+            st.rerun()
+    st.stop()
+
+
+def user_box() -> None:
+    user = current_user()
+    if user is None:
+        return
+    who = f"{user.name} ({user.customer_id})" if user.is_tenant else f"{user.name} (internal)"
+    st.sidebar.caption(f"Signed in as {who}")
+    if st.sidebar.button("Sign out"):
+        st.session_state.pop("user", None)
+        st.rerun()
+
+
+# ---------------------------------------------------------------------------- cached queries
+
+
+@st.cache_data(ttl=600, max_entries=512, show_spinner=False)
+def _cached(name: str, version: tuple, args: tuple, kwargs: tuple):
+    return getattr(data, name)(*args, **dict(kwargs))
+
+
+def call(name: str, *args, **kwargs):
+    """``data.<name>(*args, **kwargs)``, cached until a new snapshot is published."""
+    version = (str(data.snapshot_path()), data.snapshot_version())
+    return _cached(name, version, args, tuple(sorted(kwargs.items())))
+
+
+def tables() -> set[str]:
+    return call("tables", scope=scope())
+
+
+def require_snapshot() -> None:
+    if not data.has_snapshot():
+        st.info(
+            f"No published snapshot yet. {RUN_HINT}; the dashboard reads {data.snapshot_path()}."
+        )
+        st.stop()
+
+
+def require_tables(*names: str, what: str = "this page") -> None:
+    """Stop with an actionable message when the snapshot lacks a table the page needs."""
+    require_snapshot()
+    missing = [n for n in names if n not in tables()]
+    if missing:
+        st.info(
+            f"The published snapshot has no {', '.join(missing)} yet, which {what} needs. "
+            f"{RUN_HINT}."
+        )
+        st.stop()
+
+
+# ---------------------------------------------------------------------------- filter bar
+
+_F = "flt_"
+
+
+def _default_period(opts: dict) -> tuple[date, date]:
+    end = opts.get("as_of") or opts.get("max_date") or date.today()
+    start = (end.replace(day=1) - timedelta(days=1)).replace(day=1)
+    start = (start - timedelta(days=1)).replace(day=1)  # three calendar months up to as_of
+    return max(start, opts.get("min_date") or start), end
+
+
+def filter_bar(applies: bool = True) -> None:
+    """The sidebar filters; rendered on every page so their state survives page switches."""
+    if not data.has_snapshot():
+        return
+    opts = call("filter_options", scope=scope())
+    if not opts:
+        return
+    sb = st.sidebar
+    sb.header("Filters")
+    if not applies:
+        sb.caption("These filters do not apply to this page; they are kept for the others.")
+    if f"{_F}period" not in st.session_state:
+        st.session_state[f"{_F}period"] = _default_period(opts)
+    sb.date_input(
+        "Period",
+        key=f"{_F}period",
+        min_value=date(2000, 1, 1),
+        max_value=date(2100, 1, 1),
+        help="KPIs count each order or shipment by its own date: orders due by the end of the "
+        "promised window, deliveries and transit by the delivery date.",
+    )
+    if not scope().is_tenant:
+        sb.multiselect("Customer", opts["customers"], key=f"{_F}customers", placeholder="All")
+    names = opts.get("carrier_names", {})
+    sb.multiselect(
+        "Carrier",
+        opts["carriers"],
+        key=f"{_F}carriers",
+        placeholder="All",
+        format_func=lambda c: f"{c} - {names[c]}" if names.get(c) else c,
+    )
+    sb.multiselect("Lane (origin->destination)", opts["lanes"], key=f"{_F}lanes", placeholder="All")
+    sb.multiselect("Mode", opts["modes"], key=f"{_F}modes", placeholder="All")
+    if sb.button("Reset filters"):
+        for k in [k for k in st.session_state if str(k).startswith(_F)]:
+            del st.session_state[k]
+        st.rerun()
+
+
+def filters() -> data.Filters:
+    s = st.session_state
+    period = s.get(f"{_F}period") or ()
+    start = period[0] if len(period) > 0 else None
+    end = period[1] if len(period) > 1 else start
+    return data.Filters(
+        start=start,
+        end=end,
+        customers=tuple(s.get(f"{_F}customers") or ()),
+        carriers=tuple(s.get(f"{_F}carriers") or ()),
+        lanes=tuple(s.get(f"{_F}lanes") or ()),
+        modes=tuple(s.get(f"{_F}modes") or ()),
+    )
+
+
+def describe(f: data.Filters) -> str:
+    parts = []
+    if f.start:
+        parts.append(f"{f.start:%d %b %Y} - {f.end:%d %b %Y}")
+    for label, values in (
+        ("customer", f.customers),
+        ("carrier", f.carriers),
+        ("lane", f.lanes),
+        ("mode", f.modes),
+    ):
+        if values:
+            parts.append(f"{label} {', '.join(values[:3])}{' ...' if len(values) > 3 else ''}")
+    return " | ".join(parts) or "all data"
+
+
+def no_match(what: str = "rows") -> None:
+    st.info(
+        f"No {what} match the filters ({describe(filters())}). Widen the period or clear a "
+        "filter in the sidebar (Reset filters)."
+    )
+
+
+# ---------------------------------------------------------------------------- formatting
+
+
+def pct(value, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{100 * float(value):.{digits}f} %"
+
+
+def pct_delta(now, before) -> str | None:
+    if now is None or before is None:
+        return None
+    return f"{100 * (float(now) - float(before)):+.1f} pp"
+
+
+def days(value) -> str:
+    return "n/a" if value is None else f"{float(value):.2f} days"
+
+
+def table(df: pl.DataFrame, key: str, download: str | None = None, page_size: int = PAGE_SIZE):
+    """A table that pages through large frames, with an optional CSV download of all rows."""
+    if df.height == 0:
+        st.caption("No rows.")
+        return
+    pages = max(1, -(-df.height // page_size))
+    if pages > 1:
+        c1, c2 = st.columns([1, 4])
+        page = c1.number_input(
+            "Page", min_value=1, max_value=pages, value=1, step=1, key=f"{key}_page"
+        )
+        c2.caption(f"{df.height:,} rows, {page_size} per page, page {page} of {pages}")
+    else:
+        page = 1
+    st.dataframe(df.slice((page - 1) * page_size, page_size), hide_index=True, width="stretch")
+    if download:
+        st.download_button(
+            f"Download all {df.height:,} rows (CSV)",
+            df.write_csv().encode(),
+            file_name=download,
+            mime="text/csv",
+            key=f"{key}_csv",
+        )
