@@ -12,14 +12,16 @@ from orchestration.defs.automation import daily_schedule, landing_sensor, pipeli
 from orchestration.defs.dbt import dbt_models, dbt_project
 from orchestration.defs.ingest import landing_specs, raw_assets
 from orchestration.defs.publish import published_snapshot
+from orchestration.defs.quality import daily_quality_schedule, data_quality_job, suite_checks
 from orchestration.resources import WarehouseResource
 
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[*landing_specs, *raw_assets, dbt_models, published_snapshot],
-        jobs=[pipeline_job],
-        schedules=[daily_schedule],
+        asset_checks=suite_checks,
+        jobs=[pipeline_job, data_quality_job],
+        schedules=[daily_schedule, daily_quality_schedule],
         sensors=[landing_sensor],
         resources={
             "warehouse": WarehouseResource(),

@@ -70,7 +70,10 @@ def run_pipeline(settings: Settings, quiet: bool = False) -> bool:
         raise_on_error=False,
     )
     print_summary(settings, result.success)
-    return result.success
+    from waybill.checks import print_check_summary
+
+    blocked = print_check_summary(settings, result.run_id)
+    return result.success and not blocked
 
 
 def print_summary(settings: Settings, success: bool) -> None:
