@@ -216,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=3000)
     p.set_defaults(func=cmd_ui)
 
+    from waybill.quarantine import register as register_quarantine
+
+    register_quarantine(sub)
+
     args = parser.parse_args(argv)
     try:
         return args.func(args)
