@@ -253,3 +253,14 @@ def test_a_suite_on_a_table_that_does_not_exist_yet_is_skipped_not_failed(con):
         .fetchall()[0][1]
         .startswith("skipped")
     )
+
+
+def test_docs_list_every_check_with_its_severity_and_remedy():
+    from expectations.docs import DOC, MARKER, render
+
+    text = DOC.read_text()
+    assert text.split(MARKER, 1)[1] == render().split(MARKER, 1)[1], (
+        "regenerate: python -m expectations.docs --write"
+    )
+    for suite in all_suites():
+        assert f"| `{suite.asset}` | `{suite.name}` |" in text and suite.remedy
