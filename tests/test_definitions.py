@@ -86,3 +86,31 @@ def test_the_instance_file_limits_the_warehouse_pool_and_runs_to_one(tmp_path):
     config = yaml.safe_load(write_instance_yaml(tmp_path).read_text())
     assert config["concurrency"]["pools"]["default_limit"] == 1
     assert config["concurrency"]["runs"]["max_concurrent_runs"] == 1
+
+
+def test_every_suite_is_an_asset_check_and_blocking_ones_gate_the_publish_step(dbt_manifest):
+    """Raw-feed suites run between the loads and dbt, mart suites between dbt and publishing;
+    a suite with an error-severity expectation is a blocking check."""
+    import dagster as dg
+
+    from expectations.suites import all_suites
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    for suite in all_suites():
+        key = dg.AssetCheckKey(dg.AssetKey(suite.asset.split("/")), suite.name)
+        assert key in graph.asset_check_keys, key
+        assert graph.get_check_spec(key).blocking == suite.blocking, key
+
+    deps = defs.resolve_job_def("pipeline").graph.dependency_structure
+
+    def upstream(node: str) -> set[str]:
+        return {
+            o.node_name
+            for outs in deps.input_to_upstream_outputs_for_node(node).values()
+            for o in outs
+        }
+
+    assert "raw_feed_checks" in upstream("dbt_models")
+    assert "mart_checks" in upstream("serving__snapshot")
+    assert defs.resolve_schedule_def("daily_data_quality").job_name == "data_quality"
