@@ -34,7 +34,7 @@ Severity = Literal["error", "warn"]
 #: Beyond this many rows a row-level suite validates a repeatable reservoir sample (the loader
 #: already checked every row against its contract; GX is the second opinion and the
 #: distribution check). Set WAYBILL_DQ_MAX_ROWS to change it.
-DEFAULT_MAX_ROWS = 200_000
+DEFAULT_MAX_ROWS = 100_000
 
 
 def max_rows() -> int:
@@ -231,6 +231,7 @@ def run_suite(con: duckdb.DuckDBPyConnection, suite: Suite) -> SuiteOutcome:
     missing = missing_tables(con, suite.requires)
     if missing:
         return SuiteOutcome(suite, [], skipped=f"table(s) {', '.join(missing)} do not exist yet")
+    con.execute("set enable_progress_bar = false")
     df = frame(con, suite.sql.format(max_rows=max_rows())).to_pandas()
     batch_definition = _batch_definition()  # creates the context GX needs for a suite
     gx_suite = gx.ExpectationSuite(name=suite.key)
