@@ -62,13 +62,20 @@ def run_pipeline(settings: Settings, quiet: bool = False) -> bool:
 
     from orchestration.definitions import defs
 
+    from waybill.recovery import CLI_TAGS, cli_run_lock, release_dead_cli_runs
+
     job = defs.resolve_job_def("pipeline")
     level = "WARNING" if quiet else "INFO"
-    result = job.execute_in_process(
-        instance=dg.DagsterInstance.get(),
-        run_config={"loggers": {"console": {"config": {"log_level": level}}}},
-        raise_on_error=False,
-    )
+    with cli_run_lock(Path(os.environ["DAGSTER_HOME"])):
+        instance = dg.DagsterInstance.get()
+        for run_id in release_dead_cli_runs(instance):
+            print(f"run {run_id} died earlier (killed or crashed): marked failed, pool freed")
+        result = job.execute_in_process(
+            instance=instance,
+            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+            raise_on_error=False,
+            tags=CLI_TAGS,
+        )
     print_summary(settings, result.success)
     from waybill.checks import print_check_summary
 
