@@ -61,7 +61,6 @@ def run_pipeline(settings: Settings, quiet: bool = False) -> bool:
     import dagster as dg
 
     from orchestration.definitions import defs
-
     from waybill.recovery import CLI_TAGS, cli_run_lock, release_dead_cli_runs
 
     job = defs.resolve_job_def("pipeline")
