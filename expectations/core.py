@@ -268,3 +268,27 @@ def run_suite(con: duckdb.DuckDBPyConnection, suite: Suite) -> SuiteOutcome:
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def run_suite_safely(con: duckdb.DuckDBPyConnection, suite: Suite) -> SuiteOutcome:
+    """:func:`run_suite`, but a suite that cannot run (its query broke because a model changed,
+    GX raised) is a failed check with the error, at the suite's severity, and the other suites
+    still run: an unknown state of an error-severity check blocks publication like a failure."""
+    try:
+        return run_suite(con, suite)
+    except Exception as exc:  # noqa: BLE001 - reported in meta.dq_results, never swallowed
+        return SuiteOutcome(
+            suite,
+            [
+                ExpectationOutcome(
+                    check_name=suite.name,
+                    asset=suite.asset,
+                    expectation="(suite could not run)",
+                    severity=suite.severity,
+                    passed=False,
+                    observed_value=None,
+                    threshold="{}",
+                    error=f"{type(exc).__name__}: {exc}"[:1000],
+                )
+            ],
+        )

@@ -264,3 +264,18 @@ def test_docs_list_every_check_with_its_severity_and_remedy():
     )
     for suite in all_suites():
         assert f"| `{suite.asset}` | `{suite.name}` |" in text and suite.remedy
+
+
+def test_a_suite_whose_query_breaks_is_a_failed_check_at_its_severity(con):
+    from dataclasses import replace
+
+    from expectations.core import run_suite_safely
+
+    con.execute("create schema marts")
+    con.execute("create table marts.fct_shipments (shipment_id varchar)")  # columns renamed
+    outcome = run_suite_safely(con, pickup_before_delivery_suite())
+    [o] = outcome.outcomes
+    assert not o.passed and o.error and "picked_up_at" in o.error
+    assert outcome.blocks_publication
+    warn_only = replace(row_count_trend_suite("marts.fct_shipments"), sql="select nonsense")
+    assert run_suite_safely(con, warn_only).failed_severity == "warn"

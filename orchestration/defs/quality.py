@@ -15,7 +15,7 @@ import json
 
 import dagster as dg
 
-from expectations.core import Suite, SuiteOutcome, run_suite
+from expectations.core import Suite, SuiteOutcome, run_suite_safely
 from expectations.results import ensure_dq_tables, export_results, store
 from expectations.suites import mart_suites, raw_suites
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
@@ -88,7 +88,7 @@ def build_suite_checks(suites: list[Suite], name: str, description: str):
             for suite in suites:
                 if check_key(suite) not in selected:
                     continue
-                outcome = run_suite(con, suite)
+                outcome = run_suite_safely(con, suite)
                 store(con, outcome, context.run.run_id)
                 if outcome.blocks_publication:
                     blocked.append(suite.key)
