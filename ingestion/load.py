@@ -459,6 +459,11 @@ def load_landing(
         report.files.append(result)
         if on_file:
             on_file(result)
+    if any(f.status != "SKIPPED" for f in report.files):
+        from waybill.quarantine import resolve
+
+        # Rows a later file fixed leave the open quarantine (waybill/quarantine.py says how).
+        resolve(con, sorted({f.feed for f in report.files}))
     return report
 
 

@@ -13,14 +13,16 @@ from orchestration.defs.dbt import dbt_models, dbt_project
 from orchestration.defs.exports import export_assets, exports_job, exports_schedule
 from orchestration.defs.ingest import landing_specs, raw_assets
 from orchestration.defs.publish import published_snapshot
+from orchestration.defs.quality import daily_quality_schedule, data_quality_job, suite_checks
 from orchestration.resources import WarehouseResource
 
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[*landing_specs, *raw_assets, dbt_models, published_snapshot, *export_assets],
-        jobs=[pipeline_job, exports_job],
-        schedules=[daily_schedule, exports_schedule],
+        asset_checks=suite_checks,
+        jobs=[pipeline_job, exports_job, data_quality_job],
+        schedules=[daily_schedule, exports_schedule, daily_quality_schedule],
         sensors=[landing_sensor],
         resources={
             "warehouse": WarehouseResource(),

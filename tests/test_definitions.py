@@ -86,3 +86,75 @@ def test_the_instance_file_limits_the_warehouse_pool_and_runs_to_one(tmp_path):
     config = yaml.safe_load(write_instance_yaml(tmp_path).read_text())
     assert config["concurrency"]["pools"]["default_limit"] == 1
     assert config["concurrency"]["runs"]["max_concurrent_runs"] == 1
+
+
+def test_every_suite_is_an_asset_check_and_blocking_ones_gate_the_publish_step(dbt_manifest):
+    """Raw-feed suites run between the loads and dbt, mart suites between dbt and publishing;
+    a suite with an error-severity expectation is a blocking check."""
+    import dagster as dg
+
+    from expectations.suites import all_suites
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    for suite in all_suites():
+        key = dg.AssetCheckKey(dg.AssetKey(suite.asset.split("/")), suite.name)
+        assert key in graph.asset_check_keys, key
+        assert graph.get_check_spec(key).blocking == suite.blocking, key
+
+    deps = defs.resolve_job_def("pipeline").graph.dependency_structure
+
+    def upstream(node: str) -> set[str]:
+        return {
+            o.node_name
+            for outs in deps.input_to_upstream_outputs_for_node(node).values()
+            for o in outs
+        }
+
+    assert "raw_feed_checks" in upstream("dbt_models")
+    assert "mart_checks" in upstream("serving__snapshot")
+    assert defs.resolve_schedule_def("daily_data_quality").job_name == "data_quality"
+
+
+def test_the_daily_data_quality_job_runs_every_suite_and_stores_the_results(
+    dbt_manifest, tmp_path, monkeypatch
+):
+    """On a warehouse with one loaded feed and no marts yet: raw suites run (the customs
+    contract passes, feeds never delivered warn), mart suites are skipped, nothing blocks."""
+    import dagster as dg
+    import duckdb
+
+    from ingestion.load import load_landing
+    from orchestration.definitions import defs
+    from waybill.settings import load_settings
+
+    monkeypatch.setenv("WAYBILL_DATA_DIR", str(tmp_path))
+    settings = load_settings()
+    settings.ensure_dirs()
+    folder = settings.landing / "customs"
+    folder.mkdir(parents=True)
+    (folder / "c.csv").write_text(
+        "entry_number,shipment_id,entry_date,import_country,currency,customs_value,duty_amount,"
+        "import_tax_amount,is_tax_recoverable\nE1,S1,2026-10-01,DE,EUR,100.00,5.00,19.00,true\n"
+    )
+    with duckdb.connect(str(settings.warehouse)) as con:
+        load_landing(con, settings.landing)
+
+    result = defs.resolve_job_def("data_quality").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    assert result.success
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        rows = con.execute(
+            """select asset, check_name, bool_and(passed), max(note) from meta.dq_results
+            where run_id = ? group by all""",
+            [result.run_id],
+        ).fetchall()
+    state = {(a, c): (ok, note) for a, c, ok, note in rows}
+    from expectations.suites import all_suites
+
+    assert set(state) == {(s.asset, s.name) for s in all_suites()}
+    assert state[("raw/customs_entries", "contract")] == (True, None)
+    assert state[("raw/customs_entries", "delivery")][0] is True
+    assert state[("raw/orders", "delivery")][0] is False  # never delivered: a warning
+    assert state[("marts/fct_shipments", "pickup_not_after_delivery")][1].startswith("skipped")

@@ -61,16 +61,25 @@ def run_pipeline(settings: Settings, quiet: bool = False) -> bool:
     import dagster as dg
 
     from orchestration.definitions import defs
+    from waybill.recovery import CLI_TAGS, cli_run_lock, release_dead_cli_runs
 
     job = defs.resolve_job_def("pipeline")
     level = "WARNING" if quiet else "INFO"
-    result = job.execute_in_process(
-        instance=dg.DagsterInstance.get(),
-        run_config={"loggers": {"console": {"config": {"log_level": level}}}},
-        raise_on_error=False,
-    )
+    with cli_run_lock(Path(os.environ["DAGSTER_HOME"])):
+        instance = dg.DagsterInstance.get()
+        for run_id in release_dead_cli_runs(instance):
+            print(f"run {run_id} died earlier (killed or crashed): marked failed, pool freed")
+        result = job.execute_in_process(
+            instance=instance,
+            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+            raise_on_error=False,
+            tags=CLI_TAGS,
+        )
     print_summary(settings, result.success)
-    return result.success
+    from waybill.checks import print_check_summary
+
+    blocked = print_check_summary(settings, result.run_id)
+    return result.success and not blocked
 
 
 def print_summary(settings: Settings, success: bool) -> None:
@@ -242,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     from waybill.exports import add_export_parser
 
     add_export_parser(sub)
+
+    from waybill.quarantine import register as register_quarantine
+
+    register_quarantine(sub)
 
     args = parser.parse_args(argv)
     try:

@@ -26,8 +26,11 @@ def publish_snapshot(
 ) -> dict:
     """Copy the published schemas from the warehouse connection ``con`` into ``snapshot``."""
     snapshot.parent.mkdir(parents=True, exist_ok=True)
+    # A publish killed before its rename leaves its temporary file behind: remove it (one
+    # publish at a time runs, in the warehouse pool).
+    for stale in snapshot.parent.glob(f".{snapshot.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     tmp = snapshot.with_name(f".{snapshot.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
     tables = con.execute(
         f"""select table_schema, table_name from information_schema.tables
         where table_catalog = current_database()

@@ -29,7 +29,8 @@ def read_json(path: Path) -> Any:
         return json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
-        if exc.pos >= len(text.rstrip()):
+        # An unterminated string runs to the end of the file: as truncated as a missing ']'.
+        if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
             rule = (
                 f"the JSON document ends before it is complete ({exc.msg}): the file is "
                 "truncated; resend it"

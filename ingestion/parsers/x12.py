@@ -127,11 +127,23 @@ def _tokenize(path: Path, text: str) -> list[_Segment]:
 
     segments: list[_Segment] = []
     number = 0
+    next_line_segment = re.compile(r"[\r\n]+([A-Z][A-Z0-9]{1,2})" + re.escape(element_sep))
     for raw in text[start:].split(terminator):
         raw = raw.strip(_BETWEEN_SEGMENTS)
         if not raw:
             continue
         number += 1
+        hidden = next_line_segment.search(raw)
+        if hidden and terminator not in "\r\n":
+            # Several segments in one: the sender ends segments with line breaks, not with the
+            # terminator its own ISA declares. Reading on would glue them into one segment.
+            raise MalformedFileError(
+                path,
+                f"segment {number} ({raw[:3].rstrip(element_sep)})",
+                f"wrong segment terminator: the ISA declares {terminator!r} (character 106) but "
+                f"segment {number} runs on over a line break into a {hidden.group(1)} segment; "
+                "the sender must end every segment with the ISA's terminator",
+            )
         segments.append(_Segment(number, raw.split(element_sep), raw))
     return segments
 

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from expectations.results import blocking_failures
 from orchestration.defs.dbt import dbt_models
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from waybill.publish import publish_snapshot
@@ -19,6 +20,15 @@ def published_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     name, then renames it into place: readers see the old snapshot or the new, never half."""
     settings = warehouse.settings
     with warehouse.connect() as con:
+        # The gate, stated again here: Dagster already skips this step when a blocking check
+        # failed upstream; a failure recorded in meta.dq_results for this run also stops it.
+        failures = blocking_failures(con, context.run_id)
+        if failures:
+            raise dg.Failure(
+                description="blocking data-quality check(s) failed; the last good snapshot "
+                "stays published: "
+                + "; ".join(f"{a} {c} {e} observed {o}" for a, c, e, o in failures[:10])
+            )
         info = publish_snapshot(con, settings.snapshot, run_id=context.run_id)
     return dg.MaterializeResult(
         metadata={
