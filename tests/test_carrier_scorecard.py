@@ -10,14 +10,21 @@ truth, none of them the project's SQL:
   the lane from the landing ``shipments.csv``: the cells (carrier x lane x mode x month of the
   planned pickup), volumes, transit statistics, on-time pickups and transit reliability are
   recomputed here with polars;
+* ``_truth/invoice_truth.parquet`` (which invoice the carriers sent for which shipment and what
+  was planted in it; its counts agree with the manifest, see test_finance): invoice accuracy per
+  cell and carrier, the shipments invoiced and, with ``shipments.csv``, their weight;
 * the composite score, recomputed in Python from the mart's rates and the weights in
   ``dbt_project.yml``.
+
+The money totals are reconciled with ``fct_freight_audit_invoices`` (the audit is tested against
+the truth in test_finance): the scorecard must neither lose nor double an invoice.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import timedelta
+from decimal import Decimal
 
 import duckdb
 import polars as pl
@@ -41,6 +48,14 @@ def scorecard(pipeline_run) -> pl.DataFrame:
     con = duckdb.connect(str(pipeline_run["settings"].warehouse), read_only=True)
     try:
         return con.sql("select * from marts.rpt_carrier_scorecard").pl()
+    finally:
+        con.close()
+
+
+def read(pipeline_run, sql: str) -> pl.DataFrame:
+    con = duckdb.connect(str(pipeline_run["settings"].warehouse), read_only=True)
+    try:
+        return con.sql(sql).pl()
     finally:
         con.close()
 
@@ -238,6 +253,7 @@ def test_composite_is_the_weighted_mean_of_the_components_present(scorecard):
         "damage_free": lambda r: 1 - r["damage_rate"],
         "tracking_compliance": lambda r: r["tracking_compliance_rate"],
         "eta_accuracy": lambda r: r["eta_accuracy_rate"],
+        "invoice_accuracy": lambda r: r["invoice_accuracy_rate"],
     }
     assert set(weights) == set(components)
     partial = 0
@@ -259,3 +275,188 @@ def test_composite_is_the_weighted_mean_of_the_components_present(scorecard):
     parcel = scorecard.filter(pl.col("carrier_code").is_in(["UPS", "FEDEX", "DHL"]))
     assert (parcel["eta_accuracy_denominator"] == 0).all()
     assert parcel["composite_score"].null_count() == 0
+
+
+@pytest.fixture(scope="module")
+def truth_invoices(pipeline_run, truth_shipments) -> pl.DataFrame:
+    """One row per invoice copy the carriers sent, with the cell of its shipment (null for a
+    shipment we never had) and whether it is accurate by construction: nothing planted in it
+    (no duplicate, no unknown shipment, no price error, no unevidenced accessorial)."""
+    landing = pipeline_run["settings"].landing
+    truth = pl.read_parquet(landing / pipeline_run["manifest"]["truth_files"]["invoice_truth"])
+    cells = truth_shipments.select(
+        "shipment_id", pl.col("carrier_code").alias("ship_carrier"), *CELL[1:]
+    )
+    return truth.join(cells, on="shipment_id", how="left").with_columns(
+        (
+            (pl.col("planted") == "")
+            & (pl.col("price_error") == "")
+            & ~pl.col("has_unevidenced_redelivery")
+            & ~pl.col("has_unevidenced_detention")
+        ).alias("accurate_truth")
+    )
+
+
+def test_invoice_accuracy_per_cell_equals_the_invoice_truth(
+    pipeline_run, scorecard, truth_invoices
+):
+    """Each invoice copy counts in the cell of its shipment's planned-pickup month (not its
+    invoice month); an invoice for a shipment we never had is in no cell. Exact: the audit flags
+    exactly the planted problems at this seed (test_finance)."""
+    known = truth_invoices.filter(pl.col("ship_carrier").is_not_null())
+    assert (known["ship_carrier"] == known["carrier_code"]).all()
+    unknown = truth_invoices.filter(pl.col("ship_carrier").is_null())
+    assert (unknown["planted"] == "UNKNOWN_SHIPMENT").all() and unknown.height > 0
+    true_cells = known.group_by(CELL).agg(
+        pl.len().alias("audited_truth"), pl.col("accurate_truth").sum().alias("accurate_truth")
+    )
+    joined = scorecard.join(true_cells, on=CELL, how="left").with_columns(
+        pl.col("audited_truth", "accurate_truth").fill_null(0)
+    )
+    assert joined.height == scorecard.height  # every invoiced cell is a scorecard cell
+    assert true_cells.join(scorecard, on=CELL, how="anti").is_empty()
+    wrong = joined.filter(
+        (pl.col("invoice_accuracy_denominator") != pl.col("audited_truth"))
+        | (pl.col("invoice_accuracy_numerator") != pl.col("accurate_truth"))
+    )
+    assert wrong.is_empty(), wrong.select(*CELL, "invoice_accuracy_numerator", "accurate_truth")
+    # per carrier: every invoice of the manifest but those for unknown shipments
+    got = per_carrier(scorecard)
+    for code, truth in pipeline_run["manifest"]["carriers"].items():
+        sent = (
+            truth["invoices"]
+            + truth["duplicate_invoices_resent"]
+            + truth["duplicate_invoices_renumbered"]
+        )
+        assert got[code]["invoice_accuracy_denominator"] == sent, code
+        mine = known.filter(pl.col("carrier_code") == code)
+        assert got[code]["invoice_accuracy_numerator"] == mine["accurate_truth"].sum(), code
+    # the rate and the composite component: cells without invoices are scored without it
+    rated = scorecard.filter(pl.col("invoice_accuracy_denominator") > 0)
+    rate = rated["invoice_accuracy_numerator"] / rated["invoice_accuracy_denominator"]
+    assert ((rated["invoice_accuracy_rate"] - rate).abs() < 1e-12).all()
+    assert (
+        scorecard.filter(pl.col("invoice_accuracy_denominator") == 0)["invoice_accuracy_rate"]
+        .is_null()
+        .all()
+    )
+
+
+def test_shipments_and_weight_invoiced_equal_the_truth(pipeline_run, scorecard, truth_invoices):
+    """Cost denominators: the distinct shipments with an invoice we accept to pay (every
+    shipment invoiced at least once without a planted duplicate / unknown shipment) and their
+    gross weight from the landing shipments file."""
+    landing = pipeline_run["settings"].landing
+    weights = (
+        pl.read_csv(
+            landing / "shipments" / "shipments.csv",
+            infer_schema=False,
+            columns=["shipment_id", "gross_weight_kg"],
+        )
+        .with_columns(pl.col("gross_weight_kg").cast(pl.Float64, strict=False))
+        .group_by("shipment_id")
+        .agg(pl.col("gross_weight_kg").max())
+    )
+    paid = (
+        truth_invoices.filter(pl.col("ship_carrier").is_not_null() & (pl.col("planted") == ""))
+        .select(*CELL, "shipment_id")
+        .unique()
+        .join(weights, on="shipment_id", how="left")
+        .group_by(CELL)
+        .agg(pl.len().alias("shipments_truth"), pl.col("gross_weight_kg").sum().alias("kg_truth"))
+    )
+    joined = scorecard.join(paid, on=CELL, how="left").with_columns(
+        pl.col("shipments_truth").fill_null(0), pl.col("kg_truth").fill_null(0.0)
+    )
+    wrong = joined.filter(pl.col("shipments_invoiced") != pl.col("shipments_truth"))
+    assert wrong.is_empty(), wrong.select(*CELL, "shipments_invoiced", "shipments_truth")
+    off = joined.filter(
+        (pl.col("invoiced_gross_weight_kg").cast(pl.Float64) - pl.col("kg_truth")).abs() > 0.01
+    )
+    assert off.is_empty(), off.select(*CELL, "invoiced_gross_weight_kg", "kg_truth")
+
+
+def test_money_totals_reconcile_with_the_audited_invoices(pipeline_run, scorecard):
+    """Summed over the scorecard, the invoiced, payable and expected amounts and the invoice
+    counts equal fct_freight_audit_invoices for the invoices of our shipments (per carrier,
+    to the cent); the rest are exactly the invoices for unknown shipments, which
+    rpt_carrier_cost_monthly keeps in its '(unmatched)' rows. Both money marts add up to the
+    same totals: they differ only in the month an invoice counts in."""
+    invoices = read(
+        pipeline_run,
+        """
+        select
+            invoices.carrier_code,
+            shipments.shipment_id is not null as is_ours,
+            count(*) as invoices,
+            sum(case when invoices.is_accurate then 1 else 0 end) as accurate,
+            sum(invoices.invoiced_reporting_amount) as invoiced,
+            sum(case when not (invoices.is_duplicate or invoices.is_unmatched)
+                then invoices.invoiced_reporting_amount else 0 end) as payable,
+            sum(case when not (invoices.is_duplicate or invoices.is_unmatched)
+                then invoices.expected_reporting_amount else 0 end) as expected
+        from marts.fct_freight_audit_invoices as invoices
+        left join marts.fct_shipments as shipments
+            on invoices.shipment_id = shipments.shipment_id
+            and invoices.carrier_code = shipments.carrier_code
+        group by all
+        """,
+    )
+    ours = {r["carrier_code"]: r for r in invoices.filter("is_ours").iter_rows(named=True)}
+    summed = scorecard.group_by("carrier_code").agg(
+        pl.col(
+            "invoice_accuracy_denominator",
+            "invoice_accuracy_numerator",
+            "invoiced_reporting_amount",
+            "payable_reporting_amount",
+            "expected_reporting_amount",
+        ).sum()
+    )
+    assert summed.filter(pl.col("invoice_accuracy_denominator") > 0).height == len(ours)
+    for row in summed.iter_rows(named=True):
+        truth = ours.get(row["carrier_code"])
+        if truth is None:
+            assert row["invoice_accuracy_denominator"] == 0
+            continue
+        assert row["invoice_accuracy_denominator"] == truth["invoices"], row
+        assert row["invoice_accuracy_numerator"] == truth["accurate"], row
+        assert row["invoiced_reporting_amount"] == truth["invoiced"], row
+        assert row["payable_reporting_amount"] == truth["payable"], row
+        assert row["expected_reporting_amount"] == truth["expected"], row
+    assert all(scorecard["reporting_currency"] == VARS["reporting_currency"])
+
+    others = invoices.filter(~pl.col("is_ours"))
+    unmatched = read(
+        pipeline_run,
+        "select carrier_code, invoices_audited, invoiced_reporting_amount "
+        "from marts.rpt_carrier_cost_monthly where lane = '(unmatched)'",
+    )
+    assert others["invoices"].sum() == unmatched["invoices_audited"].sum() > 0
+    assert others["invoiced"].sum() == unmatched["invoiced_reporting_amount"].sum()
+    monthly = read(
+        pipeline_run,
+        "select sum(invoices_audited) as n, sum(invoiced_reporting_amount) as invoiced, "
+        "sum(payable_reporting_amount) as payable from marts.rpt_carrier_cost_monthly",
+    ).row(0, named=True)
+    assert (
+        monthly["n"] == scorecard["invoice_accuracy_denominator"].sum() + others["invoices"].sum()
+    )
+    assert monthly["invoiced"] == (
+        scorecard["invoiced_reporting_amount"].sum() + others["invoiced"].sum()
+    )
+    assert (
+        monthly["payable"] == scorecard["payable_reporting_amount"].sum() + others["payable"].sum()
+    )
+
+    # the cost ratios only divide their numerator and denominators
+    costed = scorecard.filter(pl.col("shipments_invoiced") > 0)
+    assert costed.height > 100
+    cent, tenth_mill = Decimal("0.005"), Decimal("0.00005")
+    for row in costed.iter_rows(named=True):
+        per_shipment = row["payable_reporting_amount"] / row["shipments_invoiced"]
+        assert abs(row["cost_per_shipment_reporting_amount"] - per_shipment) <= cent, row
+        per_kg = row["payable_reporting_amount"] / row["invoiced_gross_weight_kg"]
+        assert abs(row["cost_per_kg_reporting_amount"] - per_kg) <= tenth_mill, row
+    empty = scorecard.filter(pl.col("shipments_invoiced") == 0)
+    assert empty["cost_per_shipment_reporting_amount"].is_null().all()
+    assert empty["cost_per_kg_reporting_amount"].is_null().all()

@@ -338,14 +338,15 @@ def test_wrong_structure_elements_that_are_not_events_are_rejected_with_their_ke
     assert parsed.rejects[0].record.startswith('{"someEvents":[')
 
 
-def test_a_large_dcsa_file_parses_in_about_a_second(tmp_path):
+def test_a_large_dcsa_file_parses_every_event(tmp_path):
+    """Correctness at size only; throughput is measured in benchmarks/parsers.py
+    (docs/benchmarks.md), not asserted here: timed tests are flaky on shared machines."""
     import json
-    import time
 
     event = json.loads((FIXTURES / "v22_events.json").read_text())[0]
     path = tmp_path / "big.json"
     path.write_text(json.dumps([event | {"eventID": str(i)} for i in range(50_000)]))
-    started = time.perf_counter()
     parsed = parse(path)
     assert parsed.rows.height == 50_000
-    assert time.perf_counter() - started < 3.0  # ~30 MB; generous for slow CI
+    assert parsed.rejects == []
+    assert parsed.rows["event_id"].n_unique() == 50_000

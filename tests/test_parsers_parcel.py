@@ -150,9 +150,10 @@ def test_a_top_level_array_is_malformed(tmp_path):
         parse(path)
 
 
-def test_a_large_parcel_file_parses_in_about_a_second(tmp_path):
+def test_a_large_parcel_file_parses_every_event(tmp_path):
+    """Correctness at size only; throughput is measured in benchmarks/parsers.py
+    (docs/benchmarks.md), not asserted here: timed tests are flaky on shared machines."""
     import json
-    import time
 
     doc = json.loads((FIXTURES / "dhl.json").read_text())
     event = doc["shipments"][0]["events"][0]
@@ -161,7 +162,7 @@ def test_a_large_parcel_file_parses_in_about_a_second(tmp_path):
     ]
     path = tmp_path / "big.json"
     path.write_text(json.dumps(doc))
-    started = time.perf_counter()
     parsed = parse(path)
     assert parsed.rows.height == 100_000
-    assert time.perf_counter() - started < 3.0  # ~25 MB; generous for slow CI
+    assert parsed.rejects == []
+    assert parsed.rows["tracking_number"].n_unique() == 10_000

@@ -1,5 +1,8 @@
 {#- Carrier cost and invoice accuracy per carrier x lane x mode x invoice month (docs/finance.md
-    "Carrier cost"), for the carrier scorecard. Invoices audited = every invoice copy received;
+    "Carrier cost"): the finance view, by the month the carrier billed, with invoices for
+    unknown shipments in '(unmatched)' rows. The carrier scorecard (rpt_carrier_scorecard)
+    attributes the same invoices to their shipments' planned-pickup month instead; both add up
+    to the same totals over all rows. Invoices audited = every invoice copy received;
     accurate = MATCHED or WITHIN_TOLERANCE. Cost counts the invoices we accept to pay (not
     DUPLICATE, not UNMATCHED) in the reporting currency; shipments and weight are the distinct
     matched shipments invoiced in the month. Numerators and denominators are kept; the ratios

@@ -4,7 +4,13 @@
     not move with the carrier's performance, so late deliveries stay in the month they shipped.
     Every ratio is stored as <kpi>_numerator and <kpi>_denominator; <kpi>_rate only divides
     them. The composite score is computed in one place (CTE `composite`) from the component
-    list below and the weights in var carrier_scorecard_weights. -#}
+    list below and the weights in var carrier_scorecard_weights.
+    Money (docs/kpis.md "Invoice accuracy and cost"): every audited carrier invoice copy
+    (fct_freight_audit_invoices) is attributed to its shipment, and so to the shipment's cell,
+    when the shipment is one of ours and the invoicing carrier is the shipment's carrier.
+    Invoices for unknown shipments cannot be in a lane cell: they stay in
+    fct_freight_audit_invoices (UNMATCHED) and in rpt_carrier_cost_monthly's '(unmatched)' row,
+    the finance view by invoice month. -#}
 {%- set reliability_tolerance_minutes = (var('transit_reliability_tolerance_days') * 1440) | int -%}
 {%- set max_report_lag_minutes = (var('tracking_max_report_lag_hours') * 60) | int -%}
 {%- set eta_freeze_hours = var('eta_freeze_hours') -%}
@@ -14,11 +20,12 @@
     else {{ eta_freeze_hours.get('default', 24) }} end
 {%- endset -%}
 {%- set eta_tolerance_minutes = (var('eta_accuracy_tolerance_hours') * 60) | int -%}
+{%- set reporting_currency = var('reporting_currency') -%}
 {%- set weights = var('carrier_scorecard_weights') -%}
 {#- The composite's components: name -> the rate it scores (1 = best) and its denominator.
-    "Bad" rates (exceptions, damage) enter as 1 - rate. To add a component (e.g. invoice
-    accuracy), add its numerator/denominator columns and an entry here and a weight in
-    dbt_project.yml. -#}
+    "Bad" rates (exceptions, damage) enter as 1 - rate. To add a component (e.g. cost
+    against the lane's benchmark), add its numerator/denominator columns and an entry here and a
+    weight in dbt_project.yml. -#}
 {%- set composite_components = {
     'on_time_pickup_controllable': ('on_time_pickup_controllable_rate', 'on_time_pickup_controllable_denominator'),
     'on_time_delivery_controllable': ('on_time_delivery_controllable_rate', 'on_time_delivery_controllable_denominator'),
@@ -27,6 +34,7 @@
     'damage_free': ('1 - damage_rate', 'damage_denominator'),
     'tracking_compliance': ('tracking_compliance_rate', 'tracking_compliance_denominator'),
     'eta_accuracy': ('eta_accuracy_rate', 'eta_accuracy_denominator'),
+    'invoice_accuracy': ('invoice_accuracy_rate', 'invoice_accuracy_denominator'),
 } -%}
 {%- for name, weight in weights.items() -%}
     {%- if name not in composite_components -%}
@@ -50,6 +58,35 @@ shipment_milestones as (
 
 shipment_events as (
     select * from {{ ref('fct_shipment_events') }}
+),
+
+audited_invoices as (
+    select * from {{ ref('fct_freight_audit_invoices') }}
+),
+
+expected_costs as (
+    select * from {{ ref('int_freight_costs_expected') }}
+),
+
+-- the audited invoice copies of each shipment, billed by the shipment's own carrier.
+-- Payable = what we accept to pay (not DUPLICATE, not UNMATCHED): the cost numerator.
+shipment_invoices as (
+    select
+        audited_invoices.shipment_id,
+        count(*) as invoices_audited,
+        sum(case when audited_invoices.is_accurate then 1 else 0 end) as invoices_accurate,
+        sum(audited_invoices.invoiced_reporting_amount) as invoiced_reporting_amount,
+        sum(case when not (audited_invoices.is_duplicate or audited_invoices.is_unmatched)
+            then audited_invoices.invoiced_reporting_amount else 0 end) as payable_reporting_amount,
+        sum(case when not (audited_invoices.is_duplicate or audited_invoices.is_unmatched)
+            then audited_invoices.expected_reporting_amount else 0 end) as expected_reporting_amount,
+        max(case when not (audited_invoices.is_duplicate or audited_invoices.is_unmatched)
+            then 1 else 0 end) = 1 as has_payable_invoice
+    from audited_invoices
+    inner join shipments
+        on audited_invoices.shipment_id = shipments.shipment_id
+        and audited_invoices.carrier_code = shipments.carrier_code
+    group by audited_invoices.shipment_id
 ),
 
 -- when the pickup and delivery actuals reached us (null where the feed does not say)
@@ -136,12 +173,23 @@ flagged as (
         actual_report_lags.pickup_report_lag_minutes,
         actual_report_lags.delivery_report_lag_minutes,
         frozen_estimates.estimated_delivery_at as frozen_estimated_delivery_at,
-        shipments.delivered_at
+        shipments.delivered_at,
+        coalesce(shipment_invoices.invoices_audited, 0) as invoices_audited,
+        coalesce(shipment_invoices.invoices_accurate, 0) as invoices_accurate,
+        coalesce(shipment_invoices.invoiced_reporting_amount, 0) as invoiced_reporting_amount,
+        coalesce(shipment_invoices.payable_reporting_amount, 0) as payable_reporting_amount,
+        coalesce(shipment_invoices.expected_reporting_amount, 0) as expected_reporting_amount,
+        coalesce(shipment_invoices.has_payable_invoice, false) as has_payable_invoice,
+        expected_costs.gross_weight_kg
     from shipments
     left join actual_report_lags
         on shipments.shipment_id = actual_report_lags.shipment_id
     left join frozen_estimates
         on shipments.shipment_id = frozen_estimates.shipment_id
+    left join shipment_invoices
+        on shipments.shipment_id = shipment_invoices.shipment_id
+    left join expected_costs
+        on shipments.shipment_id = expected_costs.shipment_id
 ),
 
 scored as (
@@ -197,7 +245,15 @@ aggregated as (
         sum(case when is_tracking_compliant then 1 else 0 end) as tracking_compliance_numerator,
         count(is_tracking_compliant) as tracking_compliance_denominator,
         sum(case when is_eta_accurate then 1 else 0 end) as eta_accuracy_numerator,
-        count(is_eta_accurate) as eta_accuracy_denominator
+        count(is_eta_accurate) as eta_accuracy_denominator,
+        sum(invoices_accurate) as invoice_accuracy_numerator,
+        sum(invoices_audited) as invoice_accuracy_denominator,
+        sum(invoiced_reporting_amount) as invoiced_reporting_amount,
+        sum(payable_reporting_amount) as payable_reporting_amount,
+        sum(expected_reporting_amount) as expected_reporting_amount,
+        sum(case when has_payable_invoice then 1 else 0 end) as shipments_invoiced,
+        coalesce(sum(case when has_payable_invoice then gross_weight_kg end), 0)
+            as invoiced_gross_weight_kg
     from scored
     group by carrier_code, lane, transport_mode, month_start_date
 ),
@@ -222,7 +278,11 @@ rated as (
         cast(tracking_compliance_numerator as double) / nullif(tracking_compliance_denominator, 0)
             as tracking_compliance_rate,
         cast(eta_accuracy_numerator as double) / nullif(eta_accuracy_denominator, 0)
-            as eta_accuracy_rate
+            as eta_accuracy_rate,
+        cast(invoice_accuracy_numerator as double) / nullif(invoice_accuracy_denominator, 0)
+            as invoice_accuracy_rate,
+        payable_reporting_amount / nullif(shipments_invoiced, 0) as cost_per_shipment_reporting_amount,
+        payable_reporting_amount / nullif(invoiced_gross_weight_kg, 0) as cost_per_kg_reporting_amount
     from aggregated
 ),
 
@@ -260,6 +320,7 @@ final as (
         carrier_name,
         lane,
         transport_mode,
+        '{{ reporting_currency }}' as reporting_currency,
 
         -- numerics: volume
         cast(shipments as {{ dbt.type_bigint() }}) as shipments,
@@ -269,7 +330,7 @@ final as (
         -- numerics: numerator / denominator / rate per KPI
         {%- for kpi in ['on_time_pickup', 'on_time_pickup_controllable', 'on_time_delivery',
                         'on_time_delivery_controllable', 'transit_reliability', 'exception',
-                        'damage', 'tracking_compliance', 'eta_accuracy'] %}
+                        'damage', 'tracking_compliance', 'eta_accuracy', 'invoice_accuracy'] %}
         cast({{ kpi }}_numerator as {{ dbt.type_bigint() }}) as {{ kpi }}_numerator,
         cast({{ kpi }}_denominator as {{ dbt.type_bigint() }}) as {{ kpi }}_denominator,
         cast({{ kpi }}_rate as double) as {{ kpi }}_rate,
@@ -283,6 +344,15 @@ final as (
         cast(transit_time_days_cv as double) as transit_time_days_cv,
         cast(transit_time_days_p50 as double) as transit_time_days_p50,
         cast(transit_time_days_p90 as double) as transit_time_days_p90,
+
+        -- numerics: money (reporting currency), invoices attributed to the cell's shipments
+        cast(invoiced_reporting_amount as decimal(18, 2)) as invoiced_reporting_amount,
+        cast(payable_reporting_amount as decimal(18, 2)) as payable_reporting_amount,
+        cast(expected_reporting_amount as decimal(18, 2)) as expected_reporting_amount,
+        cast(shipments_invoiced as {{ dbt.type_bigint() }}) as shipments_invoiced,
+        cast(invoiced_gross_weight_kg as decimal(18, 4)) as invoiced_gross_weight_kg,
+        cast(cost_per_shipment_reporting_amount as decimal(18, 2)) as cost_per_shipment_reporting_amount,
+        cast(cost_per_kg_reporting_amount as decimal(18, 4)) as cost_per_kg_reporting_amount,
 
         -- numerics: composite
         -- rounded to 6 decimals: a score, not a measurement (drops float noise such as 0.7500000000000001)
