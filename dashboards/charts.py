@@ -473,14 +473,30 @@ def quarantine_by_feed(df: pl.DataFrame) -> go.Figure:
     return _layout(fig, height=120 + 26 * df["feed"].n_unique())
 
 
-def status_bar(df: pl.DataFrame, status: str, value: str, title: str, axis: str) -> go.Figure:
-    color = "carrier_code" if "carrier_code" in df.columns else None
+def status_bar(
+    df: pl.DataFrame,
+    status: str,
+    value: str,
+    title: str,
+    axis: str | None = None,
+    color: str | None = None,
+) -> go.Figure:
+    """Bars per status (x), stacked by ``color`` (default: carrier when there is one)."""
+    if color is None and "carrier_code" in df.columns:
+        color = "carrier_code"
+    axis = axis or value.replace("_", " ")
     fig = px.bar(
         df.to_pandas(),
         x=status,
         y=value,
         color=color,
-        labels={status: "Status", value: axis, "carrier_code": "Carrier"},
+        labels={
+            status: status.replace("_", " ").capitalize(),
+            value: axis,
+            "carrier_code": "Carrier",
+            "payable_status": "Payable status",
+            "component": "Component",
+        },
         title=title,
         hover_data={value: ":,.2f"},
     )
