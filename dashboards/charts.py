@@ -281,20 +281,26 @@ def transit_box(df: pl.DataFrame, carrier: str) -> go.Figure:
 
 
 def lane_heatmap(df: pl.DataFrame, carrier: str) -> go.Figure:
-    pivot = df.pivot(
-        on="destination_country", index="origin_country", values="on_time_delivery_rate"
-    ).sort("origin_country")
-    volume = df.pivot(
-        on="destination_country", index="origin_country", values="shipments_delivered"
-    ).sort("origin_country")
-    dests = [c for c in pivot.columns if c != "origin_country"]
+    level = df["level"][0] if "level" in df.columns and df.height else "country"
+    dest_order = sorted(df["destination"].unique().to_list())
+    pivot = (
+        df.pivot(on="destination", index="origin", values="on_time_delivery_rate")
+        .sort("origin")
+        .select("origin", *dest_order)
+    )
+    volume = (
+        df.pivot(on="destination", index="origin", values="shipments_delivered")
+        .sort("origin")
+        .select("origin", *dest_order)
+    )
+    dests = dest_order
     z = [[None if v is None else 100 * v for v in row] for row in pivot.select(dests).rows()]
     n = [[0 if v is None else v for v in row] for row in volume.select(dests).rows()]
     fig = go.Figure(
         go.Heatmap(
             z=z,
             x=dests,
-            y=pivot["origin_country"].to_list(),
+            y=pivot["origin"].to_list(),
             customdata=n,
             # The volume in every cell: a red cell of one shipment is not a red lane.
             text=[[f"{v:,}" if v else "" for v in row] for row in n],
@@ -310,9 +316,9 @@ def lane_heatmap(df: pl.DataFrame, carrier: str) -> go.Figure:
         )
     )
     fig.update_layout(
-        title=f"{carrier}: on-time delivery by lane (origin -> destination country)",
-        xaxis_title="Destination country",
-        yaxis_title="Origin country",
+        title=f"{carrier}: on-time delivery by lane (origin -> destination {level})",
+        xaxis_title=f"Destination {level}",
+        yaxis_title=f"Origin {level}",
     )
     return _layout(fig, height=max(300, 60 + 30 * pivot.height))
 

@@ -5,18 +5,20 @@ Two kinds of connection, both made here and nowhere else:
 * everyone-sees-everything (``ALL``): the snapshot opened read-only, one short-lived connection
   per query, so the pipeline can rename a new snapshot into place at any time (STYLE.md: no
   connection held open on the file);
-* a tenant (``Scope(customer_id=...)``): an in-memory database holding *copies* of the snapshot's
-  tables filtered to that customer's orders and the shipments carrying them, built once per
-  snapshot version, with the snapshot detached again. Tables without a tenant key (monthly KPIs
-  over all customers, the quarantine, carrier cost and margin) are not copied at all, so no query,
-  fully-qualified name or catalog trick can reach another customer's rows: they are not there.
+* a tenant (``Scope(customer_id=...)``): an in-memory database holding *copies* of the tables on
+  the allow-list ``TENANT_TABLES``, each filtered to that customer's orders and the shipments
+  carrying them, built once per snapshot version, with the snapshot detached again. Anything not
+  listed (aggregates over all customers, the quarantine, carrier cost and margin, any new mart)
+  is not copied at all, so no query, fully-qualified name or catalog trick can reach another
+  customer's rows: they are not there.
 
 Both connections run with ``enable_external_access = false`` and a locked configuration, so SQL
 cannot read or write files (``read_parquet``, ``ATTACH``, ``COPY``) or switch that off.
 
-Marts other branches are building (scorecard, alerts, finance, data-quality results) are used
-when the snapshot has them; until then each function computes what it can from the marts that
-exist or returns ``None`` so the page can show what to run.
+The scorecard, alerts and finance marts are read as published; a snapshot without them (from an
+older waybill) makes the function return ``None`` (or a page check the table list) so the page
+says what to run; nothing is recomputed here. Data-quality results (meta.dq_results) are used
+when the snapshot has them.
 """
 
 from __future__ import annotations
@@ -377,13 +379,27 @@ def filter_options(scope: Scope = ALL) -> dict:
         from marts.fct_shipments""",
         scope=scope,
     ).row(0, named=True)
+    # The data's span from orders and shipments (a data set may have shipments and no orders,
+    # as nycflights13), and the last order's creation day: real extracts fade out after it.
     span = query(
-        """select
-            least(min(cast(created_at as date)), min(cast(reference_window_end_at as date))) as lo,
-            greatest(max(cast(reference_window_end_at as date)), max(cast(delivered_at as date)),
-                     max(cast(as_of_at as date))) as hi,
-            max(cast(as_of_at as date)) as as_of
-        from marts.fct_orders""",
+        """with o as (
+            select
+                least(min(cast(created_at as date)), min(cast(reference_window_end_at as date)))
+                    as lo,
+                greatest(max(cast(reference_window_end_at as date)),
+                    max(cast(delivered_at as date)), max(cast(as_of_at as date))) as hi,
+                max(cast(as_of_at as date)) as as_of,
+                max(cast(created_at as date)) as last_order
+            from marts.fct_orders
+        ), s as (
+            select min(cast(coalesce(booked_at, planned_pickup_end_at) as date)) as lo,
+                max(cast(greatest(delivered_at, current_status_at) as date)) as hi,
+                max(cast(coalesce(planned_pickup_end_at, booked_at) as date)) as last_start
+            from marts.fct_shipments
+        )
+        select least(o.lo, s.lo) as lo, greatest(o.hi, s.hi) as hi,
+            coalesce(o.as_of, s.last_start, s.hi) as as_of, o.last_order
+        from o, s""",
         scope=scope,
     ).row(0, named=True)
     carrier_names = dict(
@@ -402,6 +418,7 @@ def filter_options(scope: Scope = ALL) -> dict:
         "min_date": span["lo"],
         "max_date": span["hi"],
         "as_of": span["as_of"] or span["hi"],
+        "last_order": span["last_order"],
     }
 
 
@@ -666,7 +683,8 @@ def finance_kpis(f: Filters, scope: Scope = ALL) -> dict | None:
         w = shipment_where(f, date_column="delivered_at")
         row = query(
             f"""select sum(i.invoiced_reporting_amount) as freight_cost,
-                count(distinct i.shipment_id) as shipments_invoiced
+                count(distinct i.shipment_id) as shipments_invoiced,
+                any_value(i.reporting_currency) as currency
             from marts.fct_freight_audit_invoices as i
             inner join marts.fct_shipments as s on s.shipment_id = i.shipment_id
             where not i.is_duplicate and not i.is_unmatched and {w.sql}""",
@@ -675,6 +693,7 @@ def finance_kpis(f: Filters, scope: Scope = ALL) -> dict | None:
         ).row(0, named=True)
         n = row["shipments_invoiced"]
         out["freight_cost"] = row["freight_cost"]
+        out["currency"] = row["currency"]
         out["cost_per_shipment"] = float(row["freight_cost"]) / n if n else None
     return out or None
 
@@ -804,22 +823,46 @@ def carrier_transit_times(carrier: str, f: Filters, scope: Scope = ALL) -> pl.Da
     )
 
 
-def carrier_lane_matrix(carrier: str, f: Filters, scope: Scope = ALL) -> pl.DataFrame:
-    """Origin x destination country: shipments delivered and the on-time delivery share."""
+def carrier_lane_matrix(
+    carrier: str, f: Filters, scope: Scope = ALL, top: int = 12
+) -> pl.DataFrame:
+    """Origin x destination: shipments delivered and the on-time delivery share. By country;
+    when every lane is inside one country pair (Olist: Brazilian states) by location instead,
+    the ``top`` busiest origins and destinations, the rest as "other"."""
     w = shipment_where(f, date_column="delivered_at")
     w.parts.append("s.carrier_code = ?")
     w.params.append(carrier)
     return query(
-        f"""select origin_country, destination_country,
+        f"""with s as (select * from marts.fct_shipments as s where is_delivered and {w.sql}),
+        level as (
+            select count(distinct origin_country) <= 1
+                and count(distinct destination_country) <= 1 as by_location from s
+        ),
+        keyed as (
+            select s.*,
+                case when level.by_location then coalesce(origin_locode, '?')
+                     else coalesce(origin_country, '?') end as o,
+                case when level.by_location then coalesce(destination_locode, '?')
+                     else coalesce(destination_country, '?') end as d,
+                case when level.by_location then 'location' else 'country' end as level
+            from s, level
+        ),
+        top_o as (select o from keyed group by o order by count(*) desc limit {int(top)}),
+        top_d as (select d from keyed group by d order by count(*) desc limit {int(top)})
+        select
+            case when level = 'country' or o in (select o from top_o) then o else 'other' end
+                as origin,
+            case when level = 'country' or d in (select d from top_d) then d else 'other' end
+                as destination,
+            any_value(level) as level,
             count(*) as shipments_delivered,
             count(*) filter (where is_delivered_on_time) as shipments_on_time,
             count(*) filter (where is_delivered_on_time) * 1.0
                 / nullif(count(*) filter (where is_delivered_on_time is not null), 0)
                 as on_time_delivery_rate,
             avg(transit_time_days) as transit_time_days_mean
-        from marts.fct_shipments as s
-        where is_delivered and {w.sql}
-        group by all order by 1, 2""",
+        from keyed
+        group by 1, 2 order by 1, 2""",
         w.params,
         scope=scope,
     )
@@ -990,9 +1033,16 @@ FINANCE_MARTS = (
 )
 
 
-def finance_tables(scope: Scope = ALL) -> dict[str, bool]:
-    names = tables(scope)
-    return {m: f"marts.{m}" in names for m in FINANCE_MARTS}
+def finance_tables(scope: Scope = ALL) -> dict[str, int | None]:
+    """Rows in each finance mart (DuckDB's table statistics), None when it is not published."""
+    sizes = dict(
+        query(
+            """select table_name, estimated_size from duckdb_tables()
+            where schema_name = 'marts' and not temporary""",
+            scope=scope,
+        ).iter_rows()
+    )
+    return {m: sizes.get(m) for m in FINANCE_MARTS}
 
 
 def mart(name: str, scope: Scope = ALL, limit: int | None = None) -> pl.DataFrame:
@@ -1388,6 +1438,19 @@ def export_frames(scope: Scope = ALL) -> dict[str, pl.DataFrame]:
         for name, spec in exports.REPORTS.items():
             if spec.table in names:
                 out[name] = exports.read_report_from(con, name)
+    return out
+
+
+def export_counts(scope: Scope = ALL) -> dict[str, int]:
+    """Rows of each report ``waybill export`` writes that this scope's database holds."""
+    from waybill import exports
+
+    names = tables(scope)
+    out = {}
+    for name, spec in exports.REPORTS.items():
+        if spec.table in names:
+            sql = f"select count(*) as n from {spec.table} where ({spec.where})"
+            out[name] = query(sql, scope=scope)["n"][0]
     return out
 
 

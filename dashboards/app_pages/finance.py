@@ -6,13 +6,14 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, ui
+from dashboards import charts, data, ui
 
 st.title("Finance and reconciliation")
 ui.require_snapshot()
 sc = ui.scope()
-present = ui.call("finance_tables", scope=sc)
-if not any(present.values()):
+rows = ui.call("finance_tables", scope=sc)
+present = {m: bool(n) for m, n in rows.items()}
+if all(n is None for n in rows.values()) or (sc.is_tenant and not any(present.values())):
     if sc.is_tenant:
         st.info("No invoices have been published for your account yet.")
     else:
@@ -22,9 +23,19 @@ if not any(present.values()):
             "The KPI, carrier and shipment pages work without them."
         )
     st.stop()
-missing = [m for m, ok in present.items() if not ok]
+if not any(present.values()):
+    st.info(
+        "The finance marts are published but empty: this data set has no carrier invoices, "
+        "customer invoices or landed costs (e.g. nycflights13, flights only). Load invoice and "
+        "order feeds to fill them."
+    )
+    st.stop()
+missing = [m for m, n in rows.items() if n is None]
+empty = [m for m, n in rows.items() if n == 0]
 if missing and not sc.is_tenant:
     st.caption("Not in this snapshot: " + ", ".join(missing))
+if empty and not sc.is_tenant:
+    st.caption("Empty in this data set: " + ", ".join(empty))
 st.caption(
     "Whole snapshot (the sidebar filters do not apply here). Amounts in the reporting currency "
     "(ECB rates at the document date, docs/finance.md)."
@@ -32,7 +43,8 @@ st.caption(
 
 
 def money(v) -> str:
-    return "-" if v is None else f"{float(v):,.2f}"
+    """Whole units on a tile (cents in the tables and the tooltip)."""
+    return "-" if v is None else f"{float(v):,.0f}"
 
 
 def currency_of(df: pl.DataFrame) -> str:
@@ -55,7 +67,9 @@ if present.get("fct_freight_audit_invoices"):
     flagged = audit.filter(~pl.col("invoice_status").is_in(["MATCHED", "WITHIN_TOLERANCE"]))
     m = st.columns(4)
     m[0].metric("Invoices audited", f"{audit['invoices'].sum():,}", border=True)
-    m[1].metric(f"Invoiced ({cur})", money(total_invoiced), border=True)
+    m[1].metric(
+        f"Invoiced ({cur})", money(total_invoiced), help=f"{total_invoiced:,.2f}", border=True
+    )
     m[2].metric("Invoices flagged", f"{flagged['invoices'].sum():,}", border=True)
     m[3].metric(
         f"Variance flagged ({cur})",
@@ -100,11 +114,12 @@ if present.get("rpt_receivables_aging") or present.get("rpt_payables_aging"):
             st.dataframe(amounts(ar), hide_index=True, width="stretch", key="fin_ar")
     if present.get("rpt_payables_aging") and not sc.is_tenant:
         ap = ui.call("payables_aging", scope=sc)
+        invoiced = ap.filter(pl.col("aging_bucket").is_not_null())
         with c2:
             st.markdown(f"**Payables (AP), invoiced by bucket and status ({currency_of(ap)})**")
             st.plotly_chart(
                 charts.status_bar(
-                    ap.with_columns(pl.col("invoiced_reporting_amount").cast(pl.Float64)),
+                    invoiced.with_columns(pl.col("invoiced_reporting_amount").cast(pl.Float64)),
                     "aging_bucket",
                     "invoiced_reporting_amount",
                     "AP invoiced by aging bucket",
@@ -121,10 +136,16 @@ if present.get("fct_order_margin"):
     cur = total.get("reporting_currency") or ""
     m = st.columns(4)
     m[0].metric("Orders", f"{total['orders']:,}", border=True)
-    m[1].metric(f"Net revenue ({cur})", money(total["net_revenue_reporting_amount"]), border=True)
+    m[1].metric(
+        f"Net revenue ({cur})",
+        money(total["net_revenue_reporting_amount"]),
+        help=f"{float(total['net_revenue_reporting_amount'] or 0):,.2f}",
+        border=True,
+    )
     m[2].metric(
         f"Contribution margin ({cur})",
         money(total["contribution_margin_reporting_amount"]),
+        help=f"{float(total['contribution_margin_reporting_amount'] or 0):,.2f}",
         border=True,
     )
     m[3].metric(
@@ -179,12 +200,13 @@ mime = {
     "XLSX": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "Parquet": "application/octet-stream",
 }[fmt]
-frames = ui.call("export_frames", scope=sc)
+counts = ui.call("export_counts", scope=sc)
 cols = st.columns(3)
-for i, (name, df) in enumerate(frames.items()):
+for i, (name, n) in enumerate(counts.items()):
     cols[i % 3].download_button(
-        f"{name} ({df.height:,} rows)",
-        ui.call("export_bytes", name, ext, scope=sc),
+        f"{name} ({n:,} rows)",
+        # built when clicked (a large report is not read on every page view)
+        lambda name=name: data.export_bytes(name, ext, scope=sc),
         file_name=f"{name}.{ext}",
         mime=mime,
         key=f"export_{name}_{ext}",
