@@ -242,7 +242,8 @@ def table(df: pl.DataFrame, key: str, download: str | None = None, page_size: in
     if download:
         st.download_button(
             f"Download all {df.height:,} rows (CSV)",
-            df.write_csv().encode(),
+            # encoded when clicked, not on every render (large drill-downs)
+            lambda: df.write_csv().encode(),
             file_name=download,
             mime="text/csv",
             key=f"{key}_csv",
