@@ -4,7 +4,9 @@
     WAYBILL_DATA_DIR=/path/to/data .venv/bin/python benchmarks/dashboard.py [--tenant CUST-0001]
 
 Prints seconds per page and a Markdown table for docs/benchmarks.md. With --tenant, also the
-one-off build of that customer's database (dashboards/data.py) and the pages in its scope.
+one-off build of that customer's database (dashboards/data.py) and the pages in its scope. With
+--render, also each whole page rendered by Streamlit's AppTest (script, queries, charts): the
+first render (uncached) and a second one served from st.cache_data, as a returning visitor sees.
 """
 
 from __future__ import annotations
@@ -43,8 +45,46 @@ def pages(scope: data.Scope, f: data.Filters, carrier: str, needle: str) -> dict
         ),
         "shipments": lambda: data.search_shipments(needle, scope=scope),
         "exceptions": lambda: data.alerts(data.NO_FILTERS, scope),
+        "finance": lambda: finance(scope),
         "workbench": lambda: data.catalog(scope),
     }
+
+
+def finance(scope: data.Scope) -> None:
+    present = data.finance_tables(scope)
+    if present.get("fct_freight_audit_invoices"):
+        data.freight_audit_by_status(scope)
+        data.freight_audit_by_status(scope, by_carrier=True)
+    if present.get("rpt_receivables_aging"):
+        data.receivables_aging(scope)
+    if present.get("rpt_payables_aging"):
+        data.payables_aging(scope)
+    if present.get("fct_order_margin"):
+        for dim in (None, "customer_id", "lane"):
+            data.margin_by(dim, scope)
+    if present.get("fct_landed_cost_lines"):
+        data.landed_cost_breakdown(scope)
+    data.export_counts(scope)
+
+
+def render(page: str) -> tuple[float, float]:
+    """Seconds for the first AppTest script run of a page and for a second, cached one (for
+    pages other than the overview, the app opens on the overview first, untimed)."""
+    from streamlit.testing.v1 import AppTest
+
+    app = str(Path(__file__).resolve().parent.parent / "dashboards" / "app.py")
+    times = []
+    for _ in range(2):
+        at = AppTest.from_file(app, default_timeout=600)
+        if page != "overview":
+            at.run()
+            at.switch_page(f"app_pages/{page}.py")
+        t0 = time.perf_counter()
+        at.run()
+        times.append(time.perf_counter() - t0)
+        if at.exception:
+            raise RuntimeError(f"{page}: {at.exception[0].value}")
+    return times[0], times[1]
 
 
 def timed(fn) -> float:
@@ -56,15 +96,19 @@ def timed(fn) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tenant", help="also time this customer's scope")
+    parser.add_argument("--render", action="store_true", help="also time whole-page renders")
     args = parser.parse_args()
     if not data.has_snapshot():
         print(f"no snapshot at {data.snapshot_path()}", file=sys.stderr)
         return 2
+    from dashboards.ui import _default_period
+
     opts = data.filter_options()
-    end = opts["as_of"]
-    f = data.Filters(start=end.replace(day=1).replace(month=max(1, end.month - 2)), end=end)
+    f = data.Filters(*_default_period(opts))
     orders = data.query("select count(*) as n from marts.fct_orders")["n"][0]
-    carrier = data.carrier_ranking(f)["carrier_code"][0]
+    shipments = data.query("select count(*) as n from marts.fct_shipments")["n"][0]
+    ranking = data.carrier_ranking(f)
+    carrier = ranking.sort("shipments", descending=True)["carrier_code"][0]
     rows = []
     for label, scope in [("all customers", data.ALL)] + (
         [(f"tenant {args.tenant}", data.Scope(args.tenant))] if args.tenant else []
@@ -73,11 +117,29 @@ def main() -> int:
             data.TENANT_DATABASES.clear()
             rows.append((label, "build tenant database", timed(lambda s=scope: data.tables(s))))
         for page, fn in pages(scope, f, carrier, "SHP0000012").items():
+            if scope.is_tenant and page == "carriers":
+                continue  # internal users only
             rows.append((label, page, timed(fn)))
-    print(f"snapshot {data.snapshot_path()} ({orders:,} orders)\n")
-    print("| scope | page | seconds (uncached) |\n|---|---|---:|")
+    print(
+        f"snapshot {data.snapshot_path()} ({orders:,} orders, {shipments:,} shipments; "
+        f"period {f.start} - {f.end})\n"
+    )
+    print("| scope | page | seconds (queries, uncached) |\n|---|---|---:|")
     for scope, page, seconds in rows:
         print(f"| {scope} | {page} | {seconds:.3f} |")
+    if args.render:
+        print("\n| page | first render (s) | cached render (s) |\n|---|---:|---:|")
+        for page in (
+            "overview",
+            "carriers",
+            "shipments",
+            "exceptions",
+            "finance",
+            "quality",
+            "workbench",
+        ):
+            first, cached = render(page)
+            print(f"| {page} | {first:.2f} | {cached:.2f} |")
     return 0
 
 

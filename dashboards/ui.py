@@ -121,9 +121,13 @@ _F = "flt_"
 
 
 def _default_period(opts: dict) -> tuple[date, date]:
+    """Three calendar months up to the snapshot's "as of" time, or up to the last order when
+    that is earlier (a real extract ends with months of stragglers and no new orders)."""
     end = opts.get("as_of") or opts.get("max_date") or date.today()
+    if opts.get("last_order"):
+        end = min(end, opts["last_order"])
     start = (end.replace(day=1) - timedelta(days=1)).replace(day=1)
-    start = (start - timedelta(days=1)).replace(day=1)  # three calendar months up to as_of
+    start = (start - timedelta(days=1)).replace(day=1)
     return max(start, opts.get("min_date") or start), end
 
 
@@ -238,7 +242,8 @@ def table(df: pl.DataFrame, key: str, download: str | None = None, page_size: in
     if download:
         st.download_button(
             f"Download all {df.height:,} rows (CSV)",
-            df.write_csv().encode(),
+            # encoded when clicked, not on every render (large drill-downs)
+            lambda: df.write_csv().encode(),
             file_name=download,
             mime="text/csv",
             key=f"{key}_csv",

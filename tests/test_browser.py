@@ -84,7 +84,7 @@ def dashboard(pipeline_run):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        # `waybill dashboard` starts streamlit as its child: stop the whole group at the end.
+        # `waybill dashboard` execs streamlit (same pid); stopping the group as well is harmless.
         start_new_session=True,
     )
     url = f"http://localhost:{port}"

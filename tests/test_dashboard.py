@@ -20,7 +20,7 @@ from waybill.users import add_user, authenticate, load_users
 
 APP = str(Path(__file__).parent.parent / "dashboards" / "app.py")
 PAGES = ["overview", "carriers", "shipments", "exceptions", "finance", "quality", "workbench"]
-TENANT_PAGES = ["overview", "carriers", "shipments", "exceptions", "finance", "workbench"]
+TENANT_PAGES = ["overview", "shipments", "exceptions", "finance", "workbench"]
 PERIOD = (date(2026, 8, 1), date(2026, 10, 31))
 
 
@@ -150,8 +150,24 @@ def test_overview_tiles_equal_kpi_orders_monthly_over_whole_months(snapshot):
     assert tiles["Shipments delivered"] == f"{ships.height:,}"
     on_time = ships["is_delivered_on_time"]
     assert tiles["On-time delivery"] == f"{100 * on_time.sum() / on_time.count():.1f} %"
-    # Without the finance marts the money tiles say so instead of showing a number.
-    assert tiles["Cost per shipment"] == "-" and tiles["Margin"] == "-"
+    # The money tiles equal the finance marts: margin over orders created in the period,
+    # payable carrier invoices over the shipments they cover, delivered in the period.
+    money = marts(
+        snapshot,
+        f"""select sum(m.contribution_margin_reporting_amount)
+                / sum(m.net_revenue_reporting_amount) as margin_rate
+        from marts.fct_order_margin as m join marts.fct_orders as o using (order_id)
+        where cast(o.created_at as date) between '{PERIOD[0]}' and '{PERIOD[1]}'""",
+    ).row(0, named=True)
+    assert tiles["Margin"] == f"{100 * float(money['margin_rate']):.1f} %"
+    cost = marts(
+        snapshot,
+        f"""select sum(i.invoiced_reporting_amount) / count(distinct i.shipment_id) as cps
+        from marts.fct_freight_audit_invoices as i join marts.fct_shipments as s using (shipment_id)
+        where not i.is_duplicate and not i.is_unmatched
+          and cast(s.delivered_at as date) between '{PERIOD[0]}' and '{PERIOD[1]}'""",
+    )["cps"][0]
+    assert tiles["Cost per shipment"] == f"{float(cost):,.2f}"
 
 
 @pytest.mark.slow
@@ -207,14 +223,58 @@ def test_carrier_page_shows_the_picked_carrier_with_its_volume(snapshot):
     at.pills(key="carrier_pick").set_value("FEDEX").run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
+    # Counted from fct_shipments by the scorecard's own month rule (docs/kpis.md: the month of
+    # the planned pickup), not read back from the mart.
     expected = marts(
         snapshot,
         f"""select count(*) as n from marts.fct_shipments where carrier_code = 'FEDEX'
-        and cast(coalesce(delivered_at, planned_delivery_end_at) as date)
-            between '{PERIOD[0]}' and '{PERIOD[1]}'""",
+        and date_trunc('month', coalesce(planned_pickup_start_at, planned_pickup_end_at,
+            booked_at, order_created_at)) between '{PERIOD[0]}' and '{PERIOD[1]}'""",
     )["n"][0]
     assert metrics["Shipments"] == f"{expected:,}"
     assert any("FEDEX" in s.value for s in at.subheader)
+    # Invoice accuracy from the carrier cost mart over the period's invoice months.
+    acc = marts(
+        snapshot,
+        f"""select sum(invoices_accurate) / sum(invoices_audited) as r
+        from marts.rpt_carrier_cost_monthly where carrier_code = 'FEDEX'
+        and invoice_month between '{PERIOD[0]}' and '{PERIOD[1]}'""",
+    )["r"][0]
+    assert metrics["Invoice accuracy"] == f"{100 * acc:.1f} %"
+
+
+@pytest.mark.slow
+def test_carrier_ranking_rolls_the_scorecard_up_by_summing_numerators(snapshot):
+    card = marts(snapshot, "select * from marts.rpt_carrier_scorecard")
+    weights = data.scorecard_weights()
+    # One carrier x lane x mode x month row: the ranking's score is the mart's own composite.
+    row = card.filter(pl.col("composite_score").is_not_null()).sort("shipments").row(-1, named=True)
+    one = data.Filters(
+        start=row["month_start_date"],
+        end=row["month_start_date"],
+        carriers=(row["carrier_code"],),
+        lanes=(row["lane"],),
+        modes=(row["transport_mode"],),
+    )
+    ranked = data.carrier_ranking(one).row(0, named=True)
+    assert ranked["shipments"] == row["shipments"]
+    assert ranked["composite_score"] == round(100 * row["composite_score"], 1)
+    # The whole carrier over every month: each rate = summed numerator / summed denominator,
+    # the composite re-weighted over the summed components (recomputed here in polars).
+    carrier = row["carrier_code"]
+    mine = card.filter(pl.col("carrier_code") == carrier)
+    ranked = data.carrier_ranking(data.Filters(carriers=(carrier,))).row(0, named=True)
+    assert ranked["shipments"] == mine["shipments"].sum()
+    num, den = 0.0, 0.0
+    for name, wt in weights.items():
+        stem = name.removesuffix("_free")
+        d = mine[f"{stem}_denominator"].sum()
+        if d:
+            r = mine[f"{stem}_numerator"].sum() / d
+            num += wt * ((1 - r) if name.endswith("_free") else r)
+            den += wt
+        assert ranked[f"{stem}_rate"] == (mine[f"{stem}_numerator"].sum() / d if d else None)
+    assert ranked["composite_score"] == round(100 * num / den, 1)
 
 
 @pytest.mark.slow
@@ -245,6 +305,9 @@ def test_alerts_are_open_shipments_oldest_first(snapshot):
     assert len(table) > 0
     ages = list(table["age_hours"])
     assert ages == sorted(ages, reverse=True)
+    alert_ids = marts(snapshot, "select alert_id, shipment_id from marts.rpt_shipment_alerts")
+    assert len(table) == alert_ids.height
+    assert sorted(table["shipment_id"]) == sorted(alert_ids["shipment_id"])
     open_ids = set(
         marts(snapshot, "select shipment_id from marts.fct_shipments where delivered_at is null")[
             "shipment_id"
@@ -492,47 +555,28 @@ def test_users_file_keeps_only_argon2_hashes_and_checks_passwords(tmp_path):
         load_users(path)
 
 
-# ------------------------------------------------------------------ marts other branches add
+# ------------------------------------------------------------------ an older snapshot
+
+
+OLDER_SNAPSHOT_LACKS = (
+    "marts.rpt_carrier_scorecard",
+    "marts.rpt_shipment_alerts",
+    "marts.rpt_carrier_cost_monthly",
+    *(f"marts.{m}" for m in data.FINANCE_MARTS),
+)
 
 
 @pytest.fixture
-def snapshot_with_new_marts(pipeline_run, tmp_path, monkeypatch) -> Path:
-    """A copy of the snapshot plus tables shaped like the scorecard, alerts, finance and
-    data-quality contracts (column names as their model YAML declares them)."""
+def older_snapshot(pipeline_run, tmp_path, monkeypatch) -> Path:
+    """A copy of the snapshot as an older waybill published it: no scorecard, alerts or finance
+    marts; plus data-quality results (shaped as meta.dq_results will be)."""
     serving = tmp_path / "serving"
     serving.mkdir()
     path = serving / "waybill.duckdb"
     shutil.copy(pipeline_run["settings"].snapshot, path)
     con = duckdb.connect(str(path))
-    con.execute(
-        """create table marts.rpt_carrier_scorecard as
-        select carrier_code, any_value(carrier_name) as carrier_name, lane, transport_mode,
-            cast(date_trunc('month', planned_pickup_start_at) as date) as month_start_date,
-            count(*) as shipments,
-            count(*) filter (where is_picked_up_on_time_controllable) as
-                on_time_pickup_controllable_numerator,
-            count(is_picked_up_on_time_controllable) as on_time_pickup_controllable_denominator,
-            count(*) filter (where is_delivered_on_time_controllable) as
-                on_time_delivery_controllable_numerator,
-            count(is_delivered_on_time_controllable) as on_time_delivery_controllable_denominator,
-            count(*) filter (where has_exception) as exception_numerator,
-            count(*) as exception_denominator,
-            0.5 as composite_score
-        from marts.fct_shipments group by all"""
-    )
-    con.execute(
-        """create table marts.rpt_shipment_alerts as
-        select 'STALE_SHIPMENT' as alert_type, shipment_id, carrier_code, lane, transport_mode,
-            'no update' as alert_description, 12.5 as goods_value_amount,
-            'EUR' as goods_value_currency, 99.0 as age_hours
-        from marts.fct_shipments where delivered_at is null"""
-    )
-    con.execute(
-        """create table marts.fct_order_margin as
-        select order_id, customer_id, 100.0 as net_revenue_reporting_amount,
-            25.0 as contribution_margin_reporting_amount
-        from marts.fct_orders"""
-    )
+    for name in dict.fromkeys(OLDER_SNAPSHOT_LACKS):
+        con.execute(f"drop table if exists {name}")
     con.execute(
         """create table meta.dq_results as
         select * from (values
@@ -552,20 +596,22 @@ def snapshot_with_new_marts(pipeline_run, tmp_path, monkeypatch) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
-def test_pages_switch_to_the_new_marts_when_the_snapshot_has_them(snapshot_with_new_marts, page):
+def test_an_older_snapshot_without_the_new_marts_gets_the_empty_state(older_snapshot, page):
+    """No recomputation in the dashboard: a missing mart says what to run."""
     at = open_page(page, lambda a: set_period(a, *PERIOD))
     assert not at.exception, at.exception
     shown = texts(at)
     if page == "carriers":
-        assert "Scores from rpt_carrier_scorecard" in shown
-        # The mart's 0..1 composite is shown on the 0..100 scale.
-        assert {m.label: m.value for m in at.metric}["Composite score"] == "50.0"
+        assert "rpt_carrier_scorecard" in shown and "waybill run" in shown, shown
+        assert not at.metric
     if page == "exceptions":
-        assert "Source: rpt_shipment_alerts" in shown
+        assert "rpt_shipment_alerts" in shown and "waybill run" in shown, shown
+        assert not at.dataframe
     if page == "overview":
-        assert {m.label: m.value for m in at.metric}["Margin"] == "25.0 %"
+        tiles = {m.label: m.value for m in at.metric}
+        assert tiles["Margin"] == "-" and tiles["Cost per shipment"] == "-"
     if page == "finance":
-        assert "needs the finance marts" not in shown
+        assert "needs the finance marts" in shown
     if page == "quality":
         # The latest result per expectation: the contract check recovered, coverage fails.
         assert "Latest results: 1 of 2 expectations pass, 1 fail" in shown
@@ -595,3 +641,223 @@ def test_waybill_users_add_writes_a_hash_the_dashboard_accepts(tmp_path):
     user = authenticate(load_users(path), "acme", "s3cret-pass")
     assert user is not None and user.customer_id == "C-1" and user.is_tenant
     assert "s3cret-pass" not in path.read_text()
+
+
+# ------------------------------------------------------------------ finance page
+
+
+def frame_with(at: AppTest, *columns: str, without: tuple[str, ...] = ()) -> pl.DataFrame:
+    """The first table on the page having ``columns`` (and none of ``without``), as polars."""
+    for df in at.dataframe:
+        value = df.value
+        pdf = value.data if hasattr(value, "data") else value
+        if set(columns) <= set(pdf.columns) and not set(without) & set(pdf.columns):
+            return pl.from_pandas(pdf)
+    raise AssertionError(f"no table with {columns}")
+
+
+def cents(series) -> list[float]:
+    return [round(float(v), 2) for v in series]
+
+
+@pytest.mark.slow
+def test_finance_page_numbers_equal_the_finance_marts(snapshot):
+    at = open_page("finance")
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+
+    invoices = marts(snapshot, "select * from marts.fct_freight_audit_invoices")
+    assert invoices.height > 0
+    by_status = (
+        invoices.group_by("invoice_status")
+        .agg(pl.len().alias("n"), pl.col("invoiced_reporting_amount").cast(pl.Float64).sum())
+        .sort("invoice_status")
+    )
+    shown = frame_with(at, "invoice_status", "invoices", without=("carrier_code",)).sort(
+        "invoice_status"
+    )
+    assert shown["invoice_status"].to_list() == by_status["invoice_status"].to_list()
+    assert shown["invoices"].to_list() == by_status["n"].to_list()
+    assert cents(shown["invoiced_reporting_amount"]) == cents(
+        by_status["invoiced_reporting_amount"]
+    )
+    assert metrics["Invoices audited"] == f"{invoices.height:,}"
+    flagged = invoices.filter(~pl.col("invoice_status").is_in(["MATCHED", "WITHIN_TOLERANCE"]))
+    assert metrics["Invoices flagged"] == f"{flagged.height:,}"
+
+    ar = marts(
+        snapshot, "select aging_bucket, open_reporting_amount from marts.rpt_receivables_aging"
+    )
+    ar_truth = ar.group_by("aging_bucket").agg(
+        pl.len().alias("rows"), pl.col("open_reporting_amount").cast(pl.Float64).sum()
+    )
+    ar_shown = frame_with(at, "aging_bucket", "open_reporting_amount")
+    assert ar_shown["aging_bucket"].to_list() == [
+        b for b in data.AGING_BUCKETS if b in set(ar_truth["aging_bucket"])
+    ]
+    joined = ar_shown.join(ar_truth, on="aging_bucket", suffix="_truth")
+    assert joined["rows"].to_list() == joined["rows_truth"].to_list()
+    assert cents(joined["open_reporting_amount"]) == cents(joined["open_reporting_amount_truth"])
+
+    ap = marts(
+        snapshot,
+        "select aging_bucket, payable_status, invoiced_reporting_amount from marts.rpt_payables_aging",
+    )
+    ap_truth = ap.group_by("aging_bucket", "payable_status").agg(
+        pl.len().alias("rows"), pl.col("invoiced_reporting_amount").cast(pl.Float64).sum()
+    )
+    ap_shown = frame_with(at, "aging_bucket", "payable_status")
+    assert ap_shown.height == ap_truth.height
+    joined = ap_shown.join(ap_truth, on=["aging_bucket", "payable_status"], suffix="_truth")
+    assert joined.height == ap_truth.height
+    assert joined["rows"].to_list() == joined["rows_truth"].to_list()
+    assert cents(joined["invoiced_reporting_amount"]) == cents(
+        joined["invoiced_reporting_amount_truth"]
+    )
+
+    margin = marts(
+        snapshot,
+        """select count(*) as orders, sum(net_revenue_reporting_amount)::double as revenue,
+            sum(contribution_margin_reporting_amount)::double as margin
+        from marts.fct_order_margin""",
+    ).row(0, named=True)
+    assert metrics["Orders"] == f"{margin['orders']:,}"
+    assert metrics["Net revenue (USD)"] == f"{margin['revenue']:,.0f}"
+    assert metrics["Contribution margin (USD)"] == f"{margin['margin']:,.0f}"
+    assert metrics["Margin %"] == f"{100 * margin['margin'] / margin['revenue']:.1f} %"
+
+
+def summary_sheet(content: bytes | Path) -> dict[str, str]:
+    import io
+
+    source = io.BytesIO(content) if isinstance(content, bytes) else content
+    df = pl.read_excel(source, sheet_name="Summary", has_header=False)
+    rows = {str(k): str(v) for k, v in df.iter_rows()}
+    rows.pop("Generated at (UTC)")
+    return rows
+
+
+@pytest.mark.slow
+def test_xlsx_download_has_the_same_summary_sheet_as_the_cli(snapshot, tmp_path):
+    from tests.conftest import waybill
+
+    for report in ("margin", "payables-aging"):
+        out = tmp_path / f"{report}.xlsx"
+        cli = waybill(
+            "export",
+            report,
+            "--format",
+            "xlsx",
+            "--out",
+            str(out),
+            data_dir=snapshot.parent.parent,
+        )
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+        downloaded = summary_sheet(data.export_bytes(report, "xlsx"))
+        assert downloaded == summary_sheet(out)
+        assert int(downloaded["Rows"]) > 0
+    # A tenant's download holds its own receivables only, and no carrier-side report at all.
+    tenant = customers(snapshot)[0]
+    scope = data.Scope(customer_id=tenant)
+    assert set(data.export_frames(scope)) == {"receivables-aging"}
+    own = marts(
+        snapshot,
+        f"select count(*) as n from marts.rpt_receivables_aging where customer_id = '{tenant}'",
+    )["n"][0]
+    assert summary_sheet(data.export_bytes("receivables-aging", "xlsx", scope))["Rows"] == str(own)
+    with pytest.raises(ValueError):
+        data.export_bytes("margin", "xlsx", scope)
+
+
+# ------------------------------------------------------------------ tenant allow-list
+
+
+@pytest.mark.slow
+def test_a_table_not_on_the_tenant_allow_list_is_invisible_to_tenants(pipeline_run, tmp_path):
+    """A new mart with a customer_id is not copied into a tenant's database until it is listed
+    in data.TENANT_TABLES, however well it is keyed."""
+    path = tmp_path / "waybill.duckdb"
+    shutil.copy(pipeline_run["settings"].snapshot, path)
+    con = duckdb.connect(str(path))
+    con.execute(
+        "create table marts.rpt_new_customer_mart as select customer_id, order_id "
+        "from marts.fct_orders"
+    )
+    con.close()
+    tenant = customers(path)[0]
+    scope = data.Scope(customer_id=tenant)
+    names = data.tables(scope, snapshot=path)
+    assert "marts.rpt_new_customer_mart" not in names
+    assert "marts.rpt_new_customer_mart" in data.tables(snapshot=path)
+    assert names == {n for n in data.TENANT_TABLES if n in data.tables(snapshot=path)}
+    with pytest.raises(duckdb.Error):
+        data.run_sql("select * from marts.rpt_new_customer_mart", scope=scope, snapshot=path)
+
+
+def test_docs_list_the_tenant_allow_list():
+    """docs/dashboard.md's tenant table equals data.TENANT_TABLES (name and filter)."""
+    import re
+
+    doc = (Path(__file__).parent.parent / "docs" / "dashboard.md").read_text()
+    section = doc.split("## Tenant mode", 1)[1].split("\n## ", 1)[0]
+    listed = dict(re.findall(r"^\| `([a-z_]+\.[a-z0-9_]+)` \| `([^`]+)` \|", section, re.M))
+    assert listed == data.TENANT_TABLES
+
+
+# ------------------------------------------------------------------ waybill dashboard
+
+
+def test_waybill_dashboard_becomes_streamlit_and_stops_with_it(tmp_path):
+    """`waybill dashboard` execs Streamlit: the pid we started is Streamlit itself, so a plain
+    SIGTERM to it (no process group) stops the server and leaves nothing behind."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from waybill.settings import PROJECT_ROOT
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = os.environ | {"WAYBILL_DATA_DIR": str(tmp_path)}
+    env.pop("WAYBILL_USERS_FILE", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "waybill.cli", "dashboard", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, "dashboard exited"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "dashboard did not come up"
+                time.sleep(0.5)
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"streamlit" in cmdline and b"waybill.cli" not in cmdline, cmdline
+        children = [
+            p.name
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit()
+            and (p / "stat").exists()
+            and (p / "stat").read_text().rsplit(")", 1)[1].split()[1] == str(proc.pid)
+        ]
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=20) is not None
+        for child in children:
+            assert not Path(f"/proc/{child}").exists(), f"orphan {child}"
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

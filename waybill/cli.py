@@ -144,7 +144,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     settings = load_settings()
     env = os.environ | {"WAYBILL_DATA_DIR": str(settings.data_dir)}
     print(f"dashboard: http://localhost:{args.port}  (reading {settings.snapshot}; Ctrl+C stops)")
-    return subprocess.call(dashboard_command(settings, args.port), env=env)
+    sys.stdout.flush()
+    # Replace this process with Streamlit (same pid): a signal to `waybill dashboard` reaches
+    # Streamlit itself and stopping it leaves no orphan behind.
+    command = dashboard_command(settings, args.port)
+    os.execve(command[0], command, env)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 import polars as pl
@@ -105,6 +106,22 @@ def read_report(
     customer: str | None = None,
 ) -> pl.DataFrame:
     """The report's rows from the snapshot, filtered. Unknown filters raise ValueError."""
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        return read_report_from(con, report, date_from, date_to, carrier, customer)
+    finally:
+        con.close()
+
+
+def read_report_from(
+    con: duckdb.DuckDBPyConnection,
+    report: str,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    carrier: str | None = None,
+    customer: str | None = None,
+) -> pl.DataFrame:
+    """read_report over an open connection (the dashboard passes a tenant's own database)."""
     spec = REPORTS[report]
     where, params = [f"({spec.where})"], []
     if date_from:
@@ -124,11 +141,7 @@ def read_report(
         where.append(f"upper({column}) = upper(?)")
         params.append(value)
     sql = f"select * from {spec.table} where {' and '.join(where)} order by {spec.order_by}"
-    con = duckdb.connect(str(snapshot), read_only=True)
-    try:
-        return frame(con, sql, params)
-    finally:
-        con.close()
+    return frame(con, sql, params)
 
 
 def default_path(exports_dir: Path, report: str, fmt: str, run_date: dt.date) -> Path:
@@ -143,17 +156,34 @@ def write_report(
         raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    if fmt == "csv":
-        df.write_csv(tmp)
-    elif fmt == "parquet":
-        df.write_parquet(tmp)
-    else:
-        _write_xlsx(df, tmp, report, filters, snapshot)
+    with tmp.open("wb") as out:
+        write_to(df, out, fmt, report, filters, snapshot)
     tmp.replace(path)
     return path
 
 
-def summary_rows(df: pl.DataFrame, report: str, filters: dict[str, str], snapshot: Path) -> list:
+def write_to(
+    df: pl.DataFrame,
+    out: BinaryIO,
+    fmt: str,
+    report: str,
+    filters: dict[str, str],
+    snapshot: Path | str,
+) -> None:
+    """Write df as fmt to a binary file object (a file, or BytesIO for a download button)."""
+    if fmt == "csv":
+        df.write_csv(out)
+    elif fmt == "parquet":
+        df.write_parquet(out)
+    elif fmt == "xlsx":
+        _write_xlsx(df, out, report, filters, snapshot)
+    else:
+        raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
+
+
+def summary_rows(
+    df: pl.DataFrame, report: str, filters: dict[str, str], snapshot: Path | str
+) -> list:
     spec = REPORTS[report]
     rows: list[tuple[str, object]] = [
         ("Report", spec.title),
@@ -177,14 +207,14 @@ def summary_rows(df: pl.DataFrame, report: str, filters: dict[str, str], snapsho
 
 
 def _write_xlsx(
-    df: pl.DataFrame, path: Path, report: str, filters: dict[str, str], snapshot: Path
+    df: pl.DataFrame, out: BinaryIO, report: str, filters: dict[str, str], snapshot: Path | str
 ) -> None:
     import xlsxwriter
 
     summary_lines = summary_rows(df, report, filters, snapshot)
     # Excel has no decimal type: money goes out as doubles with a 2-decimal format
     df = df.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "remove_timezone": True})
+    wb = xlsxwriter.Workbook(out, {"constant_memory": True, "remove_timezone": True})
     try:
         bold = wb.add_format({"bold": True})
         money = wb.add_format({"num_format": "#,##0.00"})

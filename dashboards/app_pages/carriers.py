@@ -8,31 +8,42 @@ import streamlit as st
 from dashboards import charts, data, ui
 
 st.title("Carrier scorecards")
-ui.require_tables("marts.fct_shipments", what="the carrier scorecards")
-f = ui.filters()
+ui.require_snapshot()
 sc = ui.scope()
+if sc.is_tenant:
+    # The scorecard counts every customer's shipments: internal users only.
+    st.info(
+        "Carrier scorecards cover every customer's shipments and are for internal users. Your "
+        "own shipments are in the Shipment explorer and under Exceptions and alerts."
+    )
+    st.stop()
+ui.require_tables("marts.fct_shipments", "marts.rpt_carrier_scorecard", what="the scorecards")
+f = ui.filters()
 
 ranking = ui.call("carrier_ranking", f, scope=sc)
 if ranking.height == 0:
     ui.no_match("shipments")
     st.stop()
 
-source = (
-    "rpt_carrier_scorecard"
-    if "marts.rpt_carrier_scorecard" in ui.tables()
-    else "fct_shipments (interim weights: "
-    + ", ".join(f"{k.removesuffix('_rate')} {v:.0%}" for k, v in data.FALLBACK_WEIGHTS.items())
-    + ")"
-)
+weights = data.scorecard_weights()
 st.caption(
-    f"{ui.describe(f)}. Shipments count in the period they were delivered (open ones by planned "
-    f"delivery). Scores from {source}. Volume is always shown: a high score on a handful of "
-    "shipments is not a trend."
+    f"{ui.describe(f)}. From rpt_carrier_scorecard: a shipment counts in the month of its "
+    "planned pickup, so the period selects whole months; rates are summed numerators over summed "
+    "denominators, the score (0-100) weighs the components present with dbt var "
+    "carrier_scorecard_weights ("
+    + ", ".join(f"{k.replace('_', ' ')} {v:.0%}" for k, v in weights.items())
+    + "). Volume is always shown: a high score on a handful of shipments is not a trend."
+    + (
+        " The customer filter does not apply (the scorecard is per carrier, lane and month)."
+        if f.customers
+        else ""
+    )
 )
 
 c1, c2 = st.columns([2, 3])
 c1.plotly_chart(charts.carrier_ranking(ranking), width="stretch")
 rate_cols = [c for c in ranking.columns if c.endswith("_rate")]
+money_cols = [c for c in ranking.columns if c.startswith(data.SCORECARD_MONEY)]
 shown = ranking.select(
     pl.col("carrier_code").alias("Carrier"),
     pl.col("carrier_name").alias("Name"),
@@ -45,10 +56,10 @@ shown = ranking.select(
         for c in rate_cols
     ],
     *[
-        pl.col(c).round(2).alias("Transit days (mean)")
-        for c in ranking.columns
-        if c == "transit_time_days_mean"
+        pl.col(c).cast(pl.Float64).round(2).alias(c.replace("_", " ").capitalize())
+        for c in money_cols
     ],
+    pl.col("transit_time_days_mean").cast(pl.Float64).round(2).alias("Transit days (mean)"),
 )
 c2.dataframe(shown, hide_index=True, width="stretch", height=35 * (ranking.height + 1) + 3)
 with st.expander("Numerators and denominators behind every rate"):
@@ -107,12 +118,38 @@ if reasons.height:
 else:
     c2.success("No exceptions reported for this carrier in the period.")
 
-st.markdown("**Invoice accuracy and cost per kg**")
+st.markdown("**Invoice accuracy and cost per shipment / kg** (by invoice month)")
 fin = ui.call("carrier_finance", carrier, f, scope=sc)
 if fin is None:
     st.info(
         "Invoice accuracy and cost per kg need the finance marts (rpt_carrier_cost_monthly): "
         "run `waybill run` after upgrading."
     )
+elif fin.height == 0:
+    st.caption("No invoices from this carrier in the period.")
 else:
-    ui.table(fin["monthly"], "carrier_cost", f"{carrier}_cost_monthly.csv")
+    audited, accurate = int(fin["invoices_audited"].sum()), int(fin["invoices_accurate"].sum())
+    payable = float(fin["payable_reporting_amount"].cast(pl.Float64).sum())
+    ships = int(fin["shipment_count"].sum())
+    kg = float(fin["gross_weight_kg"].cast(pl.Float64).sum())
+    cur = fin["reporting_currency"].drop_nulls().first() or ""
+    m = st.columns(3)
+    m[0].metric(
+        "Invoice accuracy",
+        ui.pct(accurate / audited if audited else None),
+        help=f"{accurate:,} of {audited:,} invoices matched or within tolerance.",
+        border=True,
+    )
+    m[1].metric(
+        f"Cost per shipment ({cur})",
+        f"{payable / ships:,.2f}" if ships else "n/a",
+        help=f"Payable invoices {payable:,.2f} over {ships:,} shipments invoiced.",
+        border=True,
+    )
+    m[2].metric(
+        f"Cost per kg ({cur})",
+        f"{payable / kg:,.4f}" if kg else "n/a",
+        help=f"Payable invoices over {kg:,.1f} kg gross weight.",
+        border=True,
+    )
+    ui.table(fin, "carrier_cost", f"{carrier}_cost_monthly.csv")

