@@ -177,7 +177,7 @@ def scms_tables(con) -> list[tuple[str, str]]:
               round(sum(buyer_paid_reporting_amount)) as buyer_paid_usd,
               round(sum(landed_cost_reporting_amount)) as landed_cost_usd,
               round(sum(freight_reporting_amount) / nullif(sum(weight_kg) filter (
-                where freight_reporting_amount is not null), 0), 2) as freight_usd_per_kg
+                where freight_reporting_amount > 0), 0), 2) as freight_usd_per_kg
             from marts.fct_landed_cost_orders group by 1 order by 2 desc""",
         ),
         (

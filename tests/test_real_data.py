@@ -49,7 +49,12 @@ def _assert_report_consistent(report, landing: Path) -> None:
         assert m.rows_rejected == sum(m.rejected_by_reason.values())
     for info in report.feeds.values():
         path = landing / info["file"]
-        if path.suffix == ".csv":
+        if path.parent.name == "fx_rates":
+            # the ECB layout: the loader counts one row per published (day, currency) rate
+            wide = pl.read_csv(path, infer_schema=False)
+            cells = wide.drop("Date").unpivot().filter(pl.col("value") != "N/A")
+            assert cells["value"].null_count() == 0 and cells.height == info["rows_written"]
+        elif path.suffix == ".csv":
             assert _rows(path) == info["rows_written"], path
     rejects = pl.read_csv(report.rejects_file, infer_schema=False)
     assert rejects.height == report.rows_rejected
