@@ -393,9 +393,12 @@ def test_scms_invoiced_freight_is_the_landed_cost_freight_per_asn(real_run):
         .agg(pl.col("f").sum().round(2))
     )
     expected = dict(freight.rows())
+    # the allocation sources are in the warehouse (the snapshot publishes marts, not
+    # intermediate models)
+    wh = duckdb.connect(str(real_run["data_dir"] / "warehouse" / "waybill.duckdb"), read_only=True)
     got = dict(
         _q(
-            real_run["con"],
+            wh,
             "select shipment_id, max(source_amount) from intermediate.int_landed_costs_allocated "
             "where cost_component = 'FREIGHT' and source_amount is not null and shipment_id in "
             "(select shipment_id from marts.fct_shipments where carrier_code like 'SCMS-%') "
@@ -407,11 +410,9 @@ def test_scms_invoiced_freight_is_the_landed_cost_freight_per_asn(real_run):
     # and no ASN/DN with a numeric freight and an order line is left without it
     in_landed = {
         r[0]
-        for r in _q(
-            real_run["con"],
-            "select distinct shipment_id from intermediate.int_landed_costs_allocated",
-        )
+        for r in _q(wh, "select distinct shipment_id from intermediate.int_landed_costs_allocated")
     }
+    wh.close()
     assert set(expected) & in_landed == set(got)
 
 
