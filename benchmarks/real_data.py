@@ -98,6 +98,20 @@ def olist_tables(con) -> list[tuple[str, str]]:
               round(cycle_time_days_mean, 2) as cycle_mean, round(cycle_time_days_p90, 2) as cycle_p90
             from marts.kpi_orders_monthly order by 1""",
         ),
+        (
+            "Money in the finance marts (USD at the order date, ECB rates): revenue from the "
+            "customer invoices (fct_order_margin); Olist has no carrier invoices or rate cards, so "
+            "the carrier's cost is unknown (landed-cost freight empty) and margin is provisional",
+            """select count(*) as orders,
+              round(sum(goods_invoiced_reporting_amount)) as goods_usd,
+              round(sum(freight_invoiced_reporting_amount)) as customer_freight_usd,
+              round(avg(freight_invoiced_reporting_amount), 2) as customer_freight_per_order_usd,
+              round(sum(freight_invoiced_reporting_amount) / sum(goods_invoiced_reporting_amount) * 100, 1)
+                as "freight % of goods",
+              count(*) filter (where outbound_freight_reporting_amount = 0) as orders_without_carrier_cost,
+              count(*) filter (where margin_status = 'PROVISIONAL') as margin_provisional
+            from marts.fct_order_margin""",
+        ),
     ]
 
 
@@ -150,6 +164,28 @@ def scms_tables(con) -> list[tuple[str, str]]:
               round(median(freight / kg), 2) as median_usd_per_kg
             from frt join w using (shipment_id) where kg > 0 and carrier_code like 'SCMS-%'
             group by 1 order by 2 desc""",
+        ),
+        (
+            "Landed cost in the marts (fct_landed_cost_orders, USD) by Incoterm: freight = the "
+            "invoiced FRT lines (unaudited: no rate cards), counted when the Incoterm puts it on "
+            "the seller, else in buyer_paid; insurance and handling are the marts' vars, not data",
+            """select incoterm, count(*) as orders,
+              round(sum(goods_value_reporting_amount)) as goods_usd,
+              round(sum(freight_reporting_amount)) as freight_usd,
+              round(sum(insurance_reporting_amount)) as insurance_usd,
+              round(sum(handling_reporting_amount)) as handling_usd,
+              round(sum(buyer_paid_reporting_amount)) as buyer_paid_usd,
+              round(sum(landed_cost_reporting_amount)) as landed_cost_usd,
+              round(sum(freight_reporting_amount) / nullif(sum(weight_kg) filter (
+                where freight_reporting_amount > 0), 0), 2) as freight_usd_per_kg
+            from marts.fct_landed_cost_orders group by 1 order by 2 desc""",
+        ),
+        (
+            "Freight audit of the SCMS invoices (fct_freight_audit_lines)",
+            """select charge_code, line_status, status_reason, count(*) as lines,
+              round(sum(invoiced_reporting_amount)) as invoiced_usd
+            from marts.fct_freight_audit_lines where carrier_code like 'SCMS-%'
+            group by all order by 4 desc""",
         ),
     ]
 

@@ -176,11 +176,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from ingestion.importers import run_import
+    from ingestion.importers import ImportContractError, run_import
 
     settings = load_settings(args.into)
     settings.ensure_dirs()
-    report = run_import(args.dataset, settings.landing, args.source)
+    try:
+        report = run_import(args.dataset, settings.landing, args.source, args.allow_quarantine)
+    except ImportContractError as exc:
+        print(exc.report.summary())
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     print(report.summary())
     print(f"report: {settings.landing / '_import' / (args.dataset + '_report.json')}")
     print("next: waybill run (with the same WAYBILL_DATA_DIR / --into folder)")
@@ -242,6 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dataset", choices=sorted(DATASETS))
     p.add_argument("--source", help="the data set's folder (default: ../shared/datasets/...)")
     p.add_argument("--into", help="data directory to import into (default: WAYBILL_DATA_DIR)")
+    p.add_argument(
+        "--allow-quarantine",
+        action="store_true",
+        help="keep the files even if the contract check finds rows the loader will quarantine",
+    )
     p.set_defaults(func=cmd_import)
 
     from waybill import users

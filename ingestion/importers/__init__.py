@@ -11,7 +11,9 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestion.importers.base import ImportReport
+from ingestion.importers.base import ImportContractError, ImportReport, enforce_contract
+
+__all__ = ["DATASETS", "ImportContractError", "ImportReport", "run_import"]
 
 DATASETS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 
@@ -54,8 +56,14 @@ def default_source(name: str) -> Path:
     return DATASETS_DIR / DATASETS[name].folder
 
 
-def run_import(name: str, landing: Path, source: Path | None = None) -> ImportReport:
-    """Import data set ``name`` from ``source`` (default: its shared folder) into ``landing``."""
+def run_import(
+    name: str, landing: Path, source: Path | None = None, allow_quarantine: bool = False
+) -> ImportReport:
+    """Import data set ``name`` from ``source`` (default: its shared folder) into ``landing``.
+
+    Raises :class:`ImportContractError` (files held back under ``_import/``) when written rows
+    break the feed contract, unless ``allow_quarantine``.
+    """
     if name not in DATASETS:
         raise KeyError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
     ds = DATASETS[name]
@@ -63,4 +71,5 @@ def run_import(name: str, landing: Path, source: Path | None = None) -> ImportRe
     if not src.exists():
         raise FileNotFoundError(f"source {src} does not exist (pass --source)")
     module = importlib.import_module(f"ingestion.importers.{ds.module}")
-    return module.run(src, Path(landing), dataset=name)
+    report = module.run(src, Path(landing), dataset=name)
+    return enforce_contract(report, allow_quarantine)

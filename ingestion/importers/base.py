@@ -10,6 +10,11 @@ them. Nothing is dropped silently:
   rows rejected (``ImportReport.check`` raises if not);
 - every documented default the adapter had to fill in (a field the contract requires but the
   data set lacks) is counted in the report under ``defaults``;
+- every feed file the adapter writes is run through the loader's own contract check
+  (``ingestion.load.validate``) before the import finishes; the report states per file the rows
+  ``waybill run`` would quarantine, by field and rule, with examples (``contract_check``), and
+  ``run_import`` holds the files back (``enforce_contract``) unless the caller allows it, so an
+  adapter bug (e.g. float-noise weights) is caught at import time, not in ``meta.quarantine``;
 - the report (``<landing>/_import/<dataset>_report.json``) states all of it, and
   ``ImportReport.summary()`` prints it.
 
@@ -66,13 +71,37 @@ class ImportReport:
     counts: dict[str, int] = field(default_factory=dict)
     #: KPI-relevant results the adapter computes itself (e.g. Brunel expected cost)
     results: dict = field(default_factory=dict)
+    #: feed file key -> {"file", "rows", "would_quarantine", "by_rule": {"field: rule": n},
+    #: "examples": [...], "copied": bool}: the loader's contract check run on the written files
+    contract_check: dict[str, dict] = field(default_factory=dict)
     rejects_file: str | None = None
     rows_rejected: int = 0
+    #: set by enforce_contract when the files were moved out of the landing zone
+    held_in: str | None = None
+
+    @property
+    def rows_would_quarantine(self) -> int:
+        """Rows of files the adapter *mapped* that the contract check would quarantine.
+
+        Files copied unchanged from the data set (DCSA's deliberately invalid samples) are
+        reported but not counted: their quarantine is the data set's, not an adapter bug.
+        """
+        return sum(
+            c["would_quarantine"] for c in self.contract_check.values() if not c.get("copied")
+        )
 
     def check(self) -> None:
         bad = [m for m in self.mappings if not m.reconciles]
         if bad:
             raise AssertionError(f"import does not reconcile: {bad}")
+
+    def save(self) -> Path:
+        path = Path(self.landing) / "_import" / f"{self.dataset}_report.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        d = self.to_dict()
+        d["rows_would_quarantine"] = self.rows_would_quarantine
+        path.write_text(json.dumps(d, indent=2, default=str) + "\n")
+        return path
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -109,8 +138,28 @@ class ImportReport:
             lines.append("  notes:")
             for k, v in self.counts.items():
                 lines.append(f"    {k}: {v:,}")
+        checked = sum(c["rows"] for c in self.contract_check.values())
+        if self.contract_check:
+            total = sum(c["would_quarantine"] for c in self.contract_check.values())
+            copied = total - self.rows_would_quarantine
+            lines.append(
+                f"  contract check (the loader's rules) on {checked:,} written rows: "
+                f"{total:,} would be quarantined"
+                + (f" ({copied:,} in files copied unchanged from the data set)" if copied else "")
+            )
+            for key, c in self.contract_check.items():
+                if not c["would_quarantine"]:
+                    continue
+                tag = " (copied unchanged: the data set's own)" if c.get("copied") else ""
+                lines.append(f"    {key}: {c['would_quarantine']:,} rows{tag}")
+                for rule, n in sorted(c["by_rule"].items(), key=lambda kv: -kv[1]):
+                    lines.append(f"      {n:>7,}  {rule}")
+                for ex in c["examples"][:3]:
+                    lines.append(f"      e.g. row {ex['row']}: {ex['reason']}")
         if self.rejects_file:
             lines.append(f"  rejects ({self.rows_rejected:,} rows): {self.rejects_file}")
+        if self.held_in:
+            lines.append(f"  files HELD BACK (not in the landing zone): {self.held_in}")
         return "\n".join(lines)
 
 
@@ -201,7 +250,58 @@ class Importer:
             "file": str(path.relative_to(self.landing)),
             "rows_written": out.height,
         }
+        self.check_contract(key, feed_name, out, path)
         return path
+
+    def check_contract(
+        self,
+        key: str,
+        feed_name: str,
+        rows: pl.DataFrame,
+        path: Path,
+        copied: bool = False,
+        extra_rejects: int = 0,
+    ) -> dict:
+        """Run the loader's contract check on rows written to ``path``; record the outcome.
+
+        ``rows`` are the string rows as the loader's parser will see them (for a CSV: the file's
+        columns; the row number is the 1-based data row); ``extra_rejects`` are rows the parser
+        itself will reject (structure), counted as quarantined.
+        """
+        from ingestion.load import validate
+
+        by_rule: dict[str, int] = {}
+        examples: list[dict] = []
+        bad = 0
+        if rows.height:
+            numbered = (
+                rows.with_columns(pl.col("_row_number").alias("_row"))
+                if "_row_number" in rows.columns
+                else rows.with_row_index("_row", offset=1)
+            )
+            checked = validate(feed_name, numbered)
+            failing = checked.filter(pl.col("_errors").list.len() > 0)
+            bad = failing.height
+            for errors in failing["_errors"].to_list():
+                for e in errors:
+                    rule = f"{e['field']}: {e['rule']}"
+                    by_rule[rule] = by_rule.get(rule, 0) + 1
+            for row, errors in zip(
+                failing["_row"].head(5).to_list(), failing["_errors"].head(5).to_list(), strict=True
+            ):
+                examples.append({"row": int(row), "reason": "; ".join(e["reason"] for e in errors)})
+        if extra_rejects:
+            by_rule["structure (parser)"] = by_rule.get("structure (parser)", 0) + extra_rejects
+        result = {
+            "file": str(path.relative_to(self.landing)),
+            "rows": rows.height + extra_rejects,
+            "would_quarantine": bad + extra_rejects,
+            "by_rule": by_rule,
+            "examples": examples,
+            "copied": copied,
+        }
+        self.report.contract_check[key] = result
+        return result
 
     def record_copied(self, feed_name: str, path: Path, rows: int) -> None:
         self.report.feeds[f"{feed_name}:{path.name}"] = {
@@ -223,10 +323,52 @@ class Importer:
         self.report.rows_rejected = rejects.height
         self.report.seconds = round(time.perf_counter() - self._t0, 2)
         self.report.check()
-        (out_dir / f"{self.dataset}_report.json").write_text(
-            json.dumps(self.report.to_dict(), indent=2, default=str) + "\n"
-        )
+        self.report.save()
         return self.report
+
+
+class ImportContractError(Exception):
+    """Written feed rows the loader would quarantine: the files were held back (report says where)."""
+
+    def __init__(self, report: ImportReport):
+        self.report = report
+        rules = sorted(
+            {
+                rule
+                for c in report.contract_check.values()
+                if not c.get("copied")
+                for rule in c["by_rule"]
+            }
+        )
+        super().__init__(
+            f"{report.dataset}: {report.rows_would_quarantine:,} written rows break the feed "
+            f"contract ({', '.join(rules)}) and would be quarantined by `waybill run`; the files "
+            f"were moved to {report.held_in} so nothing half-mapped is loaded. Fix the adapter, "
+            "or re-run the import with --allow-quarantine to load them and quarantine those rows."
+        )
+
+
+def enforce_contract(report: ImportReport, allow_quarantine: bool = False) -> ImportReport:
+    """Hold the import's files back if the contract check found rows to quarantine.
+
+    With ``allow_quarantine`` the files stay in the landing zone (the pipeline quarantines the
+    rows, with the reasons the report already lists). Otherwise every file of the import is moved
+    to ``<landing>/_import/<dataset>_held/`` (the loader ignores underscore folders) and
+    :class:`ImportContractError` is raised.
+    """
+    if not report.rows_would_quarantine or allow_quarantine:
+        return report
+    landing = Path(report.landing)
+    held = landing / "_import" / f"{report.dataset}_held"
+    for info in report.feeds.values():
+        src = landing / info["file"]
+        if src.exists():
+            dst = held / info["file"]
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            src.replace(dst)
+    report.held_in = str(held)
+    report.save()
+    raise ImportContractError(report)
 
 
 # ---------------------------------------------------------------------- helpers

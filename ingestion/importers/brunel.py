@@ -18,8 +18,9 @@ Mapping (docs/real-data.md, "Brunel"):
   (the customer's own carrier) have no rate card; orders with no matching band are counted;
 - mode from the matched rate row (``AIR``; ``GROUND`` -> LTL); without a match LTL (default);
 - the orders feed is not written: its contract needs ISO countries and the ports are
-  anonymised, so no country can be stated; the rate_cards feed is not written either: it has no
-  weight bands (expected cost is computed here instead).
+  anonymised, so no country can be stated; the rate_cards feed is not written either: it keys on
+  country lanes and has no transit days or weight bands (expected cost is computed here instead;
+  docs/real-data.md says why a contract change was not worth it).
 """
 
 from __future__ import annotations
@@ -219,5 +220,5 @@ def run(source: Path, landing: Path, dataset: str = "brunel") -> ImportReport:
     imp.report.results["expected_cost_by_carrier_service"] = summary.to_dicts()
     imp.report.results["expected_cost_total_usd"] = round(float(orders["expected_cost"].sum()), 2)
     imp.count("orders feed rows written (ports anonymised: no ISO country)", 0)
-    imp.count("rate_cards feed rows written (no weight bands in the contract)", 0)
+    imp.count("rate_cards feed rows written (port lanes, transit days, bands: see docs)", 0)
     return imp.finish()

@@ -30,6 +30,7 @@ from pathlib import Path
 import polars as pl
 
 from ingestion.importers.base import Importer, ImportReport, local_to_iso
+from ingestion.importers.fx import date_span, write_ecb_rates
 
 TZ = "America/Sao_Paulo"
 CARRIER = "OLIST"
@@ -320,6 +321,14 @@ def run(source: Path, landing: Path, dataset: str = "olist") -> ImportReport:
         .with_columns(pl.int_range(1, pl.len() + 1).over("document_number").alias("line_number"))
     )
     imp.write_feed("customer_invoices", inv_lines)
+    # the finance marts convert BRL at the order date and landed cost at the receipt date
+    first, last = date_span(
+        shipment_lines["planned_pickup_end"],
+        inv_lines["document_date"],
+        events["event_time"],
+        order_lines["created_at"],
+    )
+    write_ecb_rates(imp, {"BRL"}, first, last)
 
     carriers = pl.DataFrame(
         {

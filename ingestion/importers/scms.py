@@ -38,6 +38,7 @@ import pycountry
 
 from ingestion.contracts import INCOTERMS_2020
 from ingestion.importers.base import Importer, ImportReport
+from ingestion.importers.fx import date_span, write_ecb_rates
 
 FILE = "SCMS_Delivery_History_Dataset.csv"
 COUNTRY_ALIASES = {"Congo, DRC": "CD", "Swaziland": "SZ"}
@@ -400,6 +401,11 @@ def run(source: Path, landing: Path, dataset: str = "scms") -> ImportReport:
         "amount",
     )
     imp.write_feed("carrier_invoices_csv", inv)
+    # USD throughout, but the marts convert through the ECB rates (USD per EUR) on every date
+    first, last = date_span(
+        order_lines["created_at"], shipment_lines["planned_pickup_end"], inv["invoice_date"]
+    )
+    write_ecb_rates(imp, {"USD"}, first, last)
     imp.default(
         "carrier_invoices_csv",
         "invoice_date",

@@ -2,8 +2,9 @@
 {#- Landed cost allocation (DESIGN.md section 5, docs/finance.md "Landed cost"): every cost of
     a shipment allocated to its shipment lines (shipment x order line), whoever pays it; the
     Incoterm split happens in fct_landed_cost_lines.
-      FREIGHT    carrier base + fuel invoiced (lines not DUPLICATE / UNMATCHED), else the rate
-                 card's expected freight (is_estimated)             by weight
+      FREIGHT    carrier base + fuel invoiced for the shipment (lines not DUPLICATE; unpriced
+                 lines of our shipments count), else the rate card's expected freight
+                 (is_estimated)                                     by weight
       INSURANCE  goods value x cargo_insurance_cover_pct % x cargo_insurance_rate_pct %  by value
       DUTY, IMPORT_TAX (non-recoverable only), BROKERAGE  from the customs entry       by value
       HANDLING   var handling_cost_per_shipment                     by quantity
@@ -84,8 +85,11 @@ invoiced_freight as (
         sum(invoiced_amount) as amount,
         {{ dbt.listagg("distinct invoice_number", "', '") }} as source_reference
     from audit_lines
+    -- every non-duplicate base/fuel line billed for one of our shipments, audited or not: a
+    -- line no rate card prices (UNMATCHED, the shipment is ours) is still what we were billed
     where charge_class in ('BASE', 'FUEL')
-        and line_status not in ('DUPLICATE', 'UNMATCHED')
+        and line_status <> 'DUPLICATE'
+        and is_known_shipment
     group by shipment_id
 ),
 
