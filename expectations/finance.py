@@ -315,11 +315,23 @@ def landed_cost_suite() -> Suite:
             select c.shipment_id, c.customs_entry_number, 'BROKERAGE', c.brokerage_amount
             from staging.stg_customs__entries c
         ),
+        freight_lines as (
+            select shipment_id, line_status, is_known_shipment, invoiced_amount
+            from marts.fct_freight_audit_lines
+            where charge_class in ('BASE', 'FUEL') and line_status <> 'DUPLICATE'
+              and shipment_id is not null
+        ),
+        -- Whether a line no rate card prices (UNMATCHED, our shipment) counts as invoiced
+        -- freight is the model's choice (docs/finance.md): such shipments are left out here.
+        unpriced as (
+            select distinct shipment_id from freight_lines
+            where line_status = 'UNMATCHED' and is_known_shipment
+        ),
         invoiced_freight as (
             select shipment_id, 'FREIGHT' as cost_component, sum(invoiced_amount) as amount
-            from marts.fct_freight_audit_lines
-            where charge_class in ('BASE', 'FUEL')
-              and line_status not in ('DUPLICATE', 'UNMATCHED')
+            from freight_lines
+            where line_status <> 'UNMATCHED'
+              and shipment_id not in (select shipment_id from unpriced)
             group by 1
         ),
         expected_sources as (
@@ -335,7 +347,8 @@ def landed_cost_suite() -> Suite:
             select cost_component, shipment_id, sum(source_amount) as amount
             from sources
             where cost_component in ('DUTY', 'IMPORT_TAX', 'BROKERAGE')
-               or (cost_component = 'FREIGHT' and not is_estimated)
+               or (cost_component = 'FREIGHT' and not is_estimated
+                   and shipment_id not in (select shipment_id from unpriced))
             group by 1, 2
         ),
         per_origin as (

@@ -45,14 +45,15 @@ def failures(outcome) -> dict[str, object]:
 
 
 def test_the_pipeline_run_evaluated_every_finance_suite_and_each_passed(pipeline_run):
-    con = duckdb.connect(str(pipeline_run["settings"].warehouse), read_only=True)
-    try:
+    settings = pipeline_run["settings"]
+    with duckdb.connect(str(settings.snapshot), read_only=True) as con:
+        [(run_id,)] = con.execute("select run_id from meta.snapshot_info").fetchall()
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         rows = con.execute(
             "select asset, check_name, bool_and(passed), count(*), max(rows_validated) "
-            "from meta.dq_results group by 1, 2"
+            "from meta.dq_results where run_id = ? group by 1, 2",
+            [run_id],
         ).fetchall()
-    finally:
-        con.close()
     got = {(a, c): (passed, n, validated) for a, c, passed, n, validated in rows}
     for suite in finance_suites():
         passed, n, validated = got[(suite.asset, suite.name)]
