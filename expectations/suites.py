@@ -12,7 +12,9 @@ Raw feeds (two suites each, generated from ``ingestion.contracts``):
   a share of its rows quarantined, and the feed was loaded recently enough (freshness).
 
 Marts: mapping coverage per carrier (error), pickup not after delivery unless flagged (error),
-row counts against the trailing mean of earlier runs (warn).
+row counts against the trailing mean of earlier runs (warn). Money marts (``expectations/finance.py``):
+FX coverage of every converted amount, invoice totals against the raw invoice feeds, landed cost
+to the cent (error); finance freshness and row-count trends (warn).
 
 Adding a suite is one :class:`~expectations.core.Suite` appended to ``MART_SUITES`` (see
 docs/data-quality.md, "Adding a check"): name, asset, SQL for the frame, expectations with
@@ -25,6 +27,7 @@ from __future__ import annotations
 import os
 
 from expectations.core import Expect, Suite, expect
+from expectations.finance import finance_suites
 from ingestion.contracts import FEEDS, LINEAGE_COLUMNS, Feed, Field
 from ingestion.reference import reference_values
 
@@ -398,6 +401,8 @@ def mart_suites() -> list[Suite]:
         row_count_trend_suite("marts.fct_shipment_events"),
         row_count_trend_suite("marts.fct_shipments"),
         row_count_trend_suite("marts.fct_orders"),
+        # the money marts: FX coverage, invoice totals, landed cost, freshness (finance.py)
+        *finance_suites(),
     ]
 
 

@@ -1,11 +1,12 @@
 """The publish gate end to end: a planted severe failure stops publication, the last snapshot
-stays intact and readable, and the failure is visible (exit code, summary, meta.dq_results,
-serving/dq_results.parquet)."""
+stays intact and readable, the exports that depend on it are not written again, and the
+failure is visible (exit code, summary, meta.dq_results, serving/dq_results.parquet)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -13,15 +14,24 @@ import polars as pl
 import pytest
 
 from tests.conftest import waybill
+from waybill.exports import FORMATS, REPORTS, scheduled_export
+from waybill.exports import published as published_on
 
 pytestmark = pytest.mark.slow
-
-ORDERS = 300
-SEED = 11
 
 
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def files_state(folder: Path) -> dict[str, tuple[str, int, int]]:
+    """Per file: content hash, inode and modification time (a re-write through a temporary
+    name changes the inode even when the content comes out the same)."""
+    return {
+        p.name: (sha(p), p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in sorted(folder.iterdir())
+        if p.is_file()
+    }
 
 
 def plant_unmapped_csv_events(landing: Path) -> list[str]:
@@ -40,16 +50,14 @@ def plant_unmapped_csv_events(landing: Path) -> list[str]:
     return sorted(carriers)
 
 
-def test_a_severe_failure_blocks_publication_and_the_last_snapshot_stays(tmp_path):
+def test_a_severe_failure_blocks_publication_and_the_last_snapshot_stays(pipeline_run, tmp_path):
+    # The first, good run is the session's pipeline run (1,500 orders, conftest.py): its data
+    # folder is copied (a fresh Dagster instance) and never changed, so one more run suffices.
     data_dir = tmp_path / "data"
-    gen = waybill(
-        "generate", "--orders", str(ORDERS), "--seed", str(SEED), "--quiet", data_dir=data_dir
-    )
-    assert gen.returncode == 0, gen.stderr
-
-    first = waybill("run", "--quiet", data_dir=data_dir)
-    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
-    assert "data-quality checks:" in first.stdout and "0 blocking failure(s)" in first.stdout
+    for part in ("landing", "warehouse", "serving", "exports"):
+        shutil.copytree(pipeline_run["data_dir"] / part, data_dir / part)
+    first = pipeline_run["stdout"]
+    assert "data-quality checks:" in first and "0 blocking failure(s)" in first
     snapshot = data_dir / "serving" / "waybill.duckdb"
     before = sha(snapshot)
     with duckdb.connect(str(snapshot), read_only=True) as con:
@@ -61,6 +69,11 @@ def test_a_severe_failure_blocks_publication_and_the_last_snapshot_stays(tmp_pat
             [first_run],
         ).fetchall()[0]
     assert published[0] > 30 and published[1] >= 17
+    # The run's exports are written from that snapshot, dated by its publication.
+    exports = data_dir / "exports"
+    exports_before = files_state(exports)
+    first_date = published_on(snapshot)[0].isoformat()
+    assert {f"{r}_{first_date}.{f}" for r in REPORTS for f in FORMATS} <= set(exports_before)
 
     carriers = plant_unmapped_csv_events(data_dir / "landing")
     assert carriers == ["EXDO", "SNDR"]
@@ -78,6 +91,8 @@ def test_a_severe_failure_blocks_publication_and_the_last_snapshot_stays(tmp_pat
             shipments_before
         )
     assert not list(snapshot.parent.glob(".*.tmp"))
+    # The exports depend on the snapshot: the blocked run skipped them, nothing was re-written.
+    assert files_state(exports) == exports_before
 
     # The failure is recorded in the warehouse with the carriers that failed ...
     with duckdb.connect(str(data_dir / "warehouse" / "waybill.duckdb"), read_only=True) as con:
@@ -90,3 +105,18 @@ def test_a_severe_failure_blocks_publication_and_the_last_snapshot_stays(tmp_pat
     # ... and beside the snapshot, for readers of the serving folder.
     side = pl.read_parquet(data_dir / "serving" / "dq_results.parquet")
     assert side.filter(pl.col("blocking") & (pl.col("run_id") == rows[0][0])).height == 1
+
+    # The daily export job after a blocked night writes the last good snapshot's figures under
+    # that snapshot's date, not today's: simulate a snapshot published yesterday.
+    old = tmp_path / "yesterday.duckdb"
+    shutil.copy(snapshot, old)
+    with duckdb.connect(str(old)) as con:
+        con.execute("update meta.snapshot_info set published_at = published_at - interval 1 day")
+        [(day,)] = con.execute(
+            "select cast(published_at as date) from meta.snapshot_info"
+        ).fetchall()
+    done = scheduled_export(old, tmp_path / "exports", "margin")
+    assert done["snapshot_date"] == day and done["snapshot_run_id"] == first_run
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == sorted(
+        f"margin_{day.isoformat()}.{f}" for f in FORMATS
+    )

@@ -148,6 +148,33 @@ def default_path(exports_dir: Path, report: str, fmt: str, run_date: dt.date) ->
     return exports_dir / f"{report}_{run_date.isoformat()}.{fmt}"
 
 
+def published(snapshot: Path) -> tuple[dt.date, str | None]:
+    """(UTC date, run id) of the snapshot's publication (meta.snapshot_info)."""
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        [(published_at, run_id)] = con.execute(
+            "select published_at, run_id from meta.snapshot_info"
+        ).fetchall()
+    finally:
+        con.close()
+    return published_at.date(), run_id
+
+
+def scheduled_export(snapshot: Path, exports_dir: Path, report: str) -> dict:
+    """Every format of one report under ``exports_dir``, named by the date the snapshot was
+    published, not the date the export runs: a run whose publication a data-quality check
+    blocked (or a daily export job after it) re-writes the last good snapshot's files under
+    that snapshot's date, so no file claims to be today's figures when it is not."""
+    if not snapshot.exists():
+        raise FileNotFoundError(f"no published snapshot at {snapshot}: run `waybill run` first")
+    as_of, run_id = published(snapshot)
+    paths, rows = {}, 0
+    for fmt in FORMATS:
+        path, df = export(snapshot, report, fmt, default_path(exports_dir, report, fmt, as_of))
+        paths[fmt], rows = path, df.height
+    return {"paths": paths, "rows": rows, "snapshot_date": as_of, "snapshot_run_id": run_id}
+
+
 def write_report(
     df: pl.DataFrame, path: Path, fmt: str, report: str, filters: dict[str, str], snapshot: Path
 ) -> Path:
@@ -300,11 +327,11 @@ def cmd_export(args) -> int:
     from waybill.settings import load_settings
 
     settings = load_settings()
-    out = (
-        Path(args.out)
-        if args.out
-        else default_path(settings.exports, args.report, args.format, dt.date.today())
-    )
+    if args.out:
+        out = Path(args.out)
+    else:  # named like the scheduled exports: by the date the snapshot was published
+        as_of = published(settings.snapshot)[0] if settings.snapshot.exists() else dt.date.today()
+        out = default_path(settings.exports, args.report, args.format, as_of)
     try:
         path, df = export(
             settings.snapshot,

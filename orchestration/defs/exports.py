@@ -1,14 +1,15 @@
 """Finance reconciliation reports written from the published snapshot to data/exports/ with
-the run date in the name (docs/finance.md "Exports"): one asset per report, each in CSV, XLSX
-and Parquet. They run at the end of the pipeline job and again on their own daily schedule."""
-
-import datetime as dt
+the snapshot's publication date in the name (docs/finance.md "Exports"): one asset per report,
+each in CSV, XLSX and Parquet. They run at the end of the pipeline job and again on their own
+daily schedule. They depend on serving/snapshot, so a run whose publication a blocking
+data-quality check stopped skips them; the daily job after such a run re-writes the last good
+snapshot's files under that snapshot's date, never under today's."""
 
 import dagster as dg
 
 from orchestration.defs.publish import published_snapshot
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
-from waybill.exports import FORMATS, REPORTS, default_path, export
+from waybill.exports import REPORTS, scheduled_export
 
 
 def _export_asset(report: str) -> dg.AssetsDefinition:
@@ -26,19 +27,16 @@ def _export_asset(report: str) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         settings = warehouse.settings
-        run_date = dt.datetime.now(dt.UTC).date()
-        paths, rows = {}, 0
-        for fmt in FORMATS:
-            path, df = export(
-                settings.snapshot,
-                report,
-                fmt,
-                default_path(settings.exports, report, fmt, run_date),
-            )
-            paths[fmt], rows = str(path), df.height
-        context.log.info(f"{report}: {rows} rows -> {', '.join(paths.values())}")
+        done = scheduled_export(settings.snapshot, settings.exports, report)
+        paths = {fmt: str(p) for fmt, p in done["paths"].items()}
+        context.log.info(f"{report}: {done['rows']} rows -> {', '.join(paths.values())}")
         return dg.MaterializeResult(
-            metadata={"rows": rows, "run_date": run_date.isoformat(), **paths}
+            metadata={
+                "rows": done["rows"],
+                "snapshot_date": done["snapshot_date"].isoformat(),
+                "snapshot_run_id": done["snapshot_run_id"] or "",
+                **paths,
+            }
         )
 
     return _asset
