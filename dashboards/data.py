@@ -768,8 +768,17 @@ def columns_of(table: str, scope: Scope = ALL) -> list[str]:
 
 
 SCORECARD = "marts.rpt_carrier_scorecard"
-#: Money columns another branch adds to the scorecard; shown when present.
-SCORECARD_MONEY = ("cost_per_shipment_reporting", "cost_per_kg_reporting")
+#: The scorecard's money columns: summed over cells, then divided as the mart divides them
+#: (cost per shipment = payable / shipments_invoiced, per kg = payable / invoiced_gross_weight_kg).
+SCORECARD_MONEY_SUMS = (
+    "payable_reporting_amount",
+    "shipments_invoiced",
+    "invoiced_gross_weight_kg",
+)
+SCORECARD_MONEY = {
+    "cost_per_shipment_reporting_amount": ("payable_reporting_amount", "shipments_invoiced"),
+    "cost_per_kg_reporting_amount": ("payable_reporting_amount", "invoiced_gross_weight_kg"),
+}
 
 
 def scorecard_weights(project: Path | None = None) -> dict[str, float]:
@@ -798,7 +807,7 @@ def carrier_ranking(f: Filters, scope: Scope = ALL) -> pl.DataFrame | None:
         for c in cols
         if c.endswith("_numerator") and c.removesuffix("_numerator") + "_denominator" in cols
     ]
-    money = [c for c in cols if c.startswith(SCORECARD_MONEY)]
+    money = [c for c in SCORECARD_MONEY_SUMS if c in cols]
     w = _Where()
     if f.carriers:
         w.parts.append(_in("carrier_code", f.carriers, w.params))
@@ -817,10 +826,11 @@ def carrier_ranking(f: Filters, scope: Scope = ALL) -> pl.DataFrame | None:
         f", sum({p}_denominator)::bigint as {p}_denominator"
         for p in stems
     )
-    # a per-row money figure without a numerator/denominator pair: weighted by volume
+    sums += "".join(f", sum({c}) as {c}" for c in money)
     sums += "".join(
-        f", sum({c} * shipments) / nullif(sum(shipments) filter (where {c} is not null), 0) as {c}"
-        for c in money
+        f", sum({a}) / nullif(sum({b}), 0) as {name}"
+        for name, (a, b) in SCORECARD_MONEY.items()
+        if a in money and b in money
     )
     df = query(
         f"""select carrier_code, any_value(carrier_name) as carrier_name,
@@ -939,10 +949,16 @@ def exception_reasons(carrier: str | None, f: Filters, scope: Scope = ALL) -> pl
 
 
 def carrier_finance(carrier: str, f: Filters, scope: Scope = ALL) -> pl.DataFrame | None:
-    """Per invoice month: invoice accuracy and cost per shipment / kg for one carrier from
-    rpt_carrier_cost_monthly (lanes and modes summed: numerators and denominators, then divided,
-    as the mart divides them). None when the snapshot has no such mart."""
-    if "marts.rpt_carrier_cost_monthly" not in tables(scope):
+    """Per month: invoice accuracy and cost per shipment / kg for one carrier from
+    rpt_carrier_scorecard, the grain of every other scorecard component (a shipment's invoices
+    count in the month of its planned pickup; lanes and modes summed: numerators, denominators
+    and amounts, then divided as the mart divides them). None when the snapshot's scorecard has
+    no invoice columns (an older waybill)."""
+    if SCORECARD not in tables(scope):
+        return None
+    cols = columns_of(SCORECARD, scope)
+    need = ("invoice_accuracy_numerator", "invoice_accuracy_denominator", *SCORECARD_MONEY_SUMS)
+    if any(c not in cols for c in need):
         return None
     w = _Where(["carrier_code = ?"], [carrier])
     if f.lanes:
@@ -950,25 +966,29 @@ def carrier_finance(carrier: str, f: Filters, scope: Scope = ALL) -> pl.DataFram
     if f.modes:
         w.parts.append(_in("transport_mode", f.modes, w.params))
     if f.start:
-        w.parts.append("invoice_month >= date_trunc('month', ?::date)")
+        w.parts.append("month_start_date >= date_trunc('month', ?::date)")
         w.params.append(f.start)
     if f.end:
-        w.parts.append("invoice_month <= ?")
+        w.parts.append("month_start_date <= ?")
         w.params.append(f.end)
+    currency = "any_value(reporting_currency)" if "reporting_currency" in cols else "null"
     return query(
-        f"""select invoice_month, any_value(reporting_currency) as reporting_currency,
-            sum(invoices_audited)::bigint as invoices_audited,
-            sum(invoices_accurate)::bigint as invoices_accurate,
-            sum(invoices_accurate) / nullif(sum(invoices_audited), 0) as invoice_accuracy,
+        f"""select month_start_date, {currency}::varchar as reporting_currency,
+            sum(invoice_accuracy_numerator)::bigint as invoice_accuracy_numerator,
+            sum(invoice_accuracy_denominator)::bigint as invoice_accuracy_denominator,
+            sum(invoice_accuracy_numerator) / nullif(sum(invoice_accuracy_denominator), 0)
+                as invoice_accuracy_rate,
             sum(payable_reporting_amount) as payable_reporting_amount,
-            sum(shipment_count)::bigint as shipment_count,
-            sum(gross_weight_kg) as gross_weight_kg,
-            round(sum(payable_reporting_amount) / nullif(sum(shipment_count), 0), 2)
+            sum(shipments_invoiced)::bigint as shipments_invoiced,
+            sum(invoiced_gross_weight_kg) as invoiced_gross_weight_kg,
+            sum(payable_reporting_amount) / nullif(sum(shipments_invoiced), 0)
                 as cost_per_shipment_reporting_amount,
-            round(sum(payable_reporting_amount) / nullif(sum(gross_weight_kg), 0), 4)
+            sum(payable_reporting_amount) / nullif(sum(invoiced_gross_weight_kg), 0)
                 as cost_per_kg_reporting_amount
-        from marts.rpt_carrier_cost_monthly where {w.sql}
-        group by invoice_month order by invoice_month""",
+        from {SCORECARD} where {w.sql}
+        group by month_start_date
+        having sum(invoice_accuracy_denominator) > 0 or sum(shipments_invoiced) > 0
+        order by month_start_date""",
         w.params,
         scope=scope,
     )
