@@ -169,6 +169,26 @@ class _SnapshotConnections:
         st = path.stat()
         return (str(path), st.st_mtime_ns, st.st_ino)
 
+    @staticmethod
+    def _open(path: Path) -> duckdb.DuckDBPyConnection:
+        """An in-memory database with the snapshot ATTACHed read-only, then locked down.
+
+        Attached rather than ``duckdb.connect(path)``: DuckDB shares one instance per file among
+        the process's connections and refuses a second connection with another configuration,
+        so a connection held open with the locked configuration would break every other
+        ``duckdb.connect`` of the snapshot in the process (exports, tests, the CLI)."""
+        con = duckdb.connect(":memory:")
+        try:
+            literal = str(path).replace("'", "''")
+            con.execute(f"attach '{literal}' as snapshot (read_only)")
+            con.execute("use snapshot")
+            for key, value in _LOCKED.items():
+                con.execute(f"set {key} = {str(value).lower()}")
+        except Exception:
+            con.close()
+            raise
+        return con
+
     def _release(self, key: tuple) -> None:
         """Close every connection but the current one once nobody uses it (lock held)."""
         for k in [k for k in self._cons if k != self._current and not self._users.get(k)]:
@@ -180,12 +200,13 @@ class _SnapshotConnections:
         with self._lock:
             key = self._key(path)
             if key not in self._cons:
-                self._cons[key] = duckdb.connect(str(path), read_only=True, config=_LOCKED)
+                self._cons[key] = self._open(path)
             self._current = key
             self._users[key] = self._users.get(key, 0) + 1
             cursor = self._cons[key].cursor()
             self._release(key)
         try:
+            cursor.execute("use snapshot")  # a cursor starts in the empty in-memory database
             yield cursor
         finally:
             cursor.close()
@@ -1306,7 +1327,9 @@ def dq_latest(snapshot: Path | None = None) -> pl.DataFrame | None:
     cols = set(columns_of("meta.dq_results"))
     if not {"check_name", "asset", "expectation", "checked_at", "passed"} <= cols:
         return None
-    extra = [c for c in ("severity", "observed_value", "threshold", "note") if c in cols]
+    extra = [
+        c for c in ("severity", "blocking", "observed_value", "threshold", "note") if c in cols
+    ]
     return query(
         f"""select check_name, asset, expectation, passed, {", ".join(extra + ["checked_at"])}
         from meta.dq_results
