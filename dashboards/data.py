@@ -2,9 +2,10 @@
 
 Two kinds of connection, both made here and nowhere else:
 
-* everyone-sees-everything (``ALL``): the snapshot opened read-only, one short-lived connection
-  per query, so the pipeline can rename a new snapshot into place at any time (STYLE.md: no
-  connection held open on the file);
+* everyone-sees-everything (``ALL``): the snapshot opened read-only once per published version
+  and shared through short-lived cursors (``_SnapshotConnections``); the pipeline renames a new
+  snapshot into place at any time (it never writes to the served file), the next query opens the
+  new version and the old one is closed when its last query ends;
 * a tenant (``Scope(customer_id=...)``): an in-memory database holding *copies* of the tables on
   the allow-list ``TENANT_TABLES``, each filtered to that customer's orders and the shipments
   carrying them, built once per snapshot version, with the snapshot detached again. Anything not
@@ -148,6 +149,80 @@ class _TenantDatabases:
 TENANT_DATABASES = _TenantDatabases()
 
 
+class _SnapshotConnections:
+    """One read-only connection per published snapshot version, shared through cursors.
+
+    Opening the snapshot costs about 0.1-0.2 s (its catalog is read each time), which used to be
+    most of a page's uncached time. The connection is keyed by the file's mtime and inode, so a
+    publish (``os.replace`` of a new file, atomic on POSIX) is picked up by the next query; the
+    old version's connection is closed as soon as no query is using it any more. Holding the
+    renamed-away file open does not block the publish (it never writes to the served file)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current: tuple | None = None
+        self._cons: dict[tuple, duckdb.DuckDBPyConnection] = {}
+        self._users: dict[tuple, int] = {}
+
+    @staticmethod
+    def _key(path: Path) -> tuple:
+        st = path.stat()
+        return (str(path), st.st_mtime_ns, st.st_ino)
+
+    @staticmethod
+    def _open(path: Path) -> duckdb.DuckDBPyConnection:
+        """An in-memory database with the snapshot ATTACHed read-only, then locked down.
+
+        Attached rather than ``duckdb.connect(path)``: DuckDB shares one instance per file among
+        the process's connections and refuses a second connection with another configuration,
+        so a connection held open with the locked configuration would break every other
+        ``duckdb.connect`` of the snapshot in the process (exports, tests, the CLI)."""
+        con = duckdb.connect(":memory:")
+        try:
+            literal = str(path).replace("'", "''")
+            con.execute(f"attach '{literal}' as snapshot (read_only)")
+            con.execute("use snapshot")
+            for key, value in _LOCKED.items():
+                con.execute(f"set {key} = {str(value).lower()}")
+        except Exception:
+            con.close()
+            raise
+        return con
+
+    def _release(self, key: tuple) -> None:
+        """Close every connection but the current one once nobody uses it (lock held)."""
+        for k in [k for k in self._cons if k != self._current and not self._users.get(k)]:
+            self._cons.pop(k).close()
+            self._users.pop(k, None)
+
+    @contextmanager
+    def cursor(self, path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock:
+            key = self._key(path)
+            if key not in self._cons:
+                self._cons[key] = self._open(path)
+            self._current = key
+            self._users[key] = self._users.get(key, 0) + 1
+            cursor = self._cons[key].cursor()
+            self._release(key)
+        try:
+            cursor.execute("use snapshot")  # a cursor starts in the empty in-memory database
+            yield cursor
+        finally:
+            cursor.close()
+            with self._lock:
+                self._users[key] -= 1
+                self._release(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._current = None
+            self._release(None)
+
+
+SNAPSHOT_CONNECTIONS = _SnapshotConnections()
+
+
 def tenant_filter(schema: str, table: str, columns: list[str]) -> str | None:
     """The WHERE clause that cuts ``schema.table`` down to the tenant, or None to leave it out:
     None unless the table is in TENANT_TABLES and has the key column its filter needs."""
@@ -228,11 +303,8 @@ def connect(
         finally:
             cursor.close()
         return
-    con = duckdb.connect(str(path), read_only=True, config=_LOCKED)
-    try:
-        yield con
-    finally:
-        con.close()
+    with SNAPSHOT_CONNECTIONS.cursor(path) as cursor:
+        yield cursor
 
 
 def query(
@@ -717,8 +789,17 @@ def columns_of(table: str, scope: Scope = ALL) -> list[str]:
 
 
 SCORECARD = "marts.rpt_carrier_scorecard"
-#: Money columns another branch adds to the scorecard; shown when present.
-SCORECARD_MONEY = ("cost_per_shipment_reporting", "cost_per_kg_reporting")
+#: The scorecard's money columns: summed over cells, then divided as the mart divides them
+#: (cost per shipment = payable / shipments_invoiced, per kg = payable / invoiced_gross_weight_kg).
+SCORECARD_MONEY_SUMS = (
+    "payable_reporting_amount",
+    "shipments_invoiced",
+    "invoiced_gross_weight_kg",
+)
+SCORECARD_MONEY = {
+    "cost_per_shipment_reporting_amount": ("payable_reporting_amount", "shipments_invoiced"),
+    "cost_per_kg_reporting_amount": ("payable_reporting_amount", "invoiced_gross_weight_kg"),
+}
 
 
 def scorecard_weights(project: Path | None = None) -> dict[str, float]:
@@ -747,7 +828,7 @@ def carrier_ranking(f: Filters, scope: Scope = ALL) -> pl.DataFrame | None:
         for c in cols
         if c.endswith("_numerator") and c.removesuffix("_numerator") + "_denominator" in cols
     ]
-    money = [c for c in cols if c.startswith(SCORECARD_MONEY)]
+    money = [c for c in SCORECARD_MONEY_SUMS if c in cols]
     w = _Where()
     if f.carriers:
         w.parts.append(_in("carrier_code", f.carriers, w.params))
@@ -766,10 +847,11 @@ def carrier_ranking(f: Filters, scope: Scope = ALL) -> pl.DataFrame | None:
         f", sum({p}_denominator)::bigint as {p}_denominator"
         for p in stems
     )
-    # a per-row money figure without a numerator/denominator pair: weighted by volume
+    sums += "".join(f", sum({c}) as {c}" for c in money)
     sums += "".join(
-        f", sum({c} * shipments) / nullif(sum(shipments) filter (where {c} is not null), 0) as {c}"
-        for c in money
+        f", sum({a}) / nullif(sum({b}), 0) as {name}"
+        for name, (a, b) in SCORECARD_MONEY.items()
+        if a in money and b in money
     )
     df = query(
         f"""select carrier_code, any_value(carrier_name) as carrier_name,
@@ -888,10 +970,16 @@ def exception_reasons(carrier: str | None, f: Filters, scope: Scope = ALL) -> pl
 
 
 def carrier_finance(carrier: str, f: Filters, scope: Scope = ALL) -> pl.DataFrame | None:
-    """Per invoice month: invoice accuracy and cost per shipment / kg for one carrier from
-    rpt_carrier_cost_monthly (lanes and modes summed: numerators and denominators, then divided,
-    as the mart divides them). None when the snapshot has no such mart."""
-    if "marts.rpt_carrier_cost_monthly" not in tables(scope):
+    """Per month: invoice accuracy and cost per shipment / kg for one carrier from
+    rpt_carrier_scorecard, the grain of every other scorecard component (a shipment's invoices
+    count in the month of its planned pickup; lanes and modes summed: numerators, denominators
+    and amounts, then divided as the mart divides them). None when the snapshot's scorecard has
+    no invoice columns (an older waybill)."""
+    if SCORECARD not in tables(scope):
+        return None
+    cols = columns_of(SCORECARD, scope)
+    need = ("invoice_accuracy_numerator", "invoice_accuracy_denominator", *SCORECARD_MONEY_SUMS)
+    if any(c not in cols for c in need):
         return None
     w = _Where(["carrier_code = ?"], [carrier])
     if f.lanes:
@@ -899,25 +987,29 @@ def carrier_finance(carrier: str, f: Filters, scope: Scope = ALL) -> pl.DataFram
     if f.modes:
         w.parts.append(_in("transport_mode", f.modes, w.params))
     if f.start:
-        w.parts.append("invoice_month >= date_trunc('month', ?::date)")
+        w.parts.append("month_start_date >= date_trunc('month', ?::date)")
         w.params.append(f.start)
     if f.end:
-        w.parts.append("invoice_month <= ?")
+        w.parts.append("month_start_date <= ?")
         w.params.append(f.end)
+    currency = "any_value(reporting_currency)" if "reporting_currency" in cols else "null"
     return query(
-        f"""select invoice_month, any_value(reporting_currency) as reporting_currency,
-            sum(invoices_audited)::bigint as invoices_audited,
-            sum(invoices_accurate)::bigint as invoices_accurate,
-            sum(invoices_accurate) / nullif(sum(invoices_audited), 0) as invoice_accuracy,
+        f"""select month_start_date, {currency}::varchar as reporting_currency,
+            sum(invoice_accuracy_numerator)::bigint as invoice_accuracy_numerator,
+            sum(invoice_accuracy_denominator)::bigint as invoice_accuracy_denominator,
+            sum(invoice_accuracy_numerator) / nullif(sum(invoice_accuracy_denominator), 0)
+                as invoice_accuracy_rate,
             sum(payable_reporting_amount) as payable_reporting_amount,
-            sum(shipment_count)::bigint as shipment_count,
-            sum(gross_weight_kg) as gross_weight_kg,
-            round(sum(payable_reporting_amount) / nullif(sum(shipment_count), 0), 2)
+            sum(shipments_invoiced)::bigint as shipments_invoiced,
+            sum(invoiced_gross_weight_kg) as invoiced_gross_weight_kg,
+            sum(payable_reporting_amount) / nullif(sum(shipments_invoiced), 0)
                 as cost_per_shipment_reporting_amount,
-            round(sum(payable_reporting_amount) / nullif(sum(gross_weight_kg), 0), 4)
+            sum(payable_reporting_amount) / nullif(sum(invoiced_gross_weight_kg), 0)
                 as cost_per_kg_reporting_amount
-        from marts.rpt_carrier_cost_monthly where {w.sql}
-        group by invoice_month order by invoice_month""",
+        from {SCORECARD} where {w.sql}
+        group by month_start_date
+        having sum(invoice_accuracy_denominator) > 0 or sum(shipments_invoiced) > 0
+        order by month_start_date""",
         w.params,
         scope=scope,
     )
@@ -1235,7 +1327,9 @@ def dq_latest(snapshot: Path | None = None) -> pl.DataFrame | None:
     cols = set(columns_of("meta.dq_results"))
     if not {"check_name", "asset", "expectation", "checked_at", "passed"} <= cols:
         return None
-    extra = [c for c in ("severity", "observed_value", "threshold", "note") if c in cols]
+    extra = [
+        c for c in ("severity", "blocking", "observed_value", "threshold", "note") if c in cols
+    ]
     return query(
         f"""select check_name, asset, expectation, passed, {", ".join(extra + ["checked_at"])}
         from meta.dq_results

@@ -233,14 +233,23 @@ def test_carrier_page_shows_the_picked_carrier_with_its_volume(snapshot):
     )["n"][0]
     assert metrics["Shipments"] == f"{expected:,}"
     assert any("FEDEX" in s.value for s in at.subheader)
-    # Invoice accuracy from the carrier cost mart over the period's invoice months.
-    acc = marts(
+    # Invoice accuracy and cost per shipment recounted from fct_freight_audit_invoices by the
+    # scorecard's month rule (the shipment's planned-pickup month), not read back from a mart.
+    money = marts(
         snapshot,
-        f"""select sum(invoices_accurate) / sum(invoices_audited) as r
-        from marts.rpt_carrier_cost_monthly where carrier_code = 'FEDEX'
-        and invoice_month between '{PERIOD[0]}' and '{PERIOD[1]}'""",
-    )["r"][0]
-    assert metrics["Invoice accuracy"] == f"{100 * acc:.1f} %"
+        f"""with s as (select shipment_id from marts.fct_shipments where carrier_code = 'FEDEX'
+            and date_trunc('month', coalesce(planned_pickup_start_at, planned_pickup_end_at,
+                booked_at, order_created_at)) between '{PERIOD[0]}' and '{PERIOD[1]}'),
+        i as (select i.* from marts.fct_freight_audit_invoices as i
+            inner join s on s.shipment_id = i.shipment_id where i.carrier_code = 'FEDEX')
+        select avg(case when is_accurate then 1.0 else 0.0 end) as acc,
+            sum(invoiced_reporting_amount) filter (where not is_duplicate and not is_unmatched)
+            / count(distinct shipment_id) filter (where not is_duplicate and not is_unmatched)
+                as per_shipment
+        from i""",
+    ).row(0, named=True)
+    assert metrics["Invoice accuracy"] == f"{100 * money['acc']:.1f} %"
+    assert metrics["Cost per shipment (USD)"] == f"{money['per_shipment']:,.2f}"
 
 
 @pytest.mark.slow
@@ -248,7 +257,15 @@ def test_carrier_ranking_rolls_the_scorecard_up_by_summing_numerators(snapshot):
     card = marts(snapshot, "select * from marts.rpt_carrier_scorecard")
     weights = data.scorecard_weights()
     # One carrier x lane x mode x month row: the ranking's score is the mart's own composite.
-    row = card.filter(pl.col("composite_score").is_not_null()).sort("shipments").row(-1, named=True)
+    # A cell with invoices, so invoice accuracy (a composite component) is in its score.
+    assert "invoice_accuracy" in weights
+    row = (
+        card.filter(
+            pl.col("composite_score").is_not_null() & (pl.col("invoice_accuracy_denominator") > 0)
+        )
+        .sort("shipments")
+        .row(-1, named=True)
+    )
     one = data.Filters(
         start=row["month_start_date"],
         end=row["month_start_date"],
@@ -259,6 +276,13 @@ def test_carrier_ranking_rolls_the_scorecard_up_by_summing_numerators(snapshot):
     ranked = data.carrier_ranking(one).row(0, named=True)
     assert ranked["shipments"] == row["shipments"]
     assert ranked["composite_score"] == round(100 * row["composite_score"], 1)
+    assert ranked["invoice_accuracy_rate"] == row["invoice_accuracy_rate"]
+    # the mart stores them as decimal(18,2) and decimal(18,4); the ranking divides unrounded
+    for name, places in (
+        ("cost_per_shipment_reporting_amount", 2),
+        ("cost_per_kg_reporting_amount", 4),
+    ):
+        assert round(float(ranked[name]), places) == float(row[name]), name
     # The whole carrier over every month: each rate = summed numerator / summed denominator,
     # the composite re-weighted over the summed components (recomputed here in polars).
     carrier = row["carrier_code"]
@@ -578,7 +602,7 @@ def older_snapshot(pipeline_run, tmp_path, monkeypatch) -> Path:
     for name in dict.fromkeys(OLDER_SNAPSHOT_LACKS):
         con.execute(f"drop table if exists {name}")
     con.execute(
-        """create table meta.dq_results as
+        """create or replace table meta.dq_results as
         select * from (values
             ('contract', 'raw/orders', 'not_null(order_id)', 'r1',
              timestamp '2026-11-01 10:00', false, 'error'),

@@ -43,7 +43,7 @@ st.caption(
 c1, c2 = st.columns([2, 3])
 c1.plotly_chart(charts.carrier_ranking(ranking), width="stretch")
 rate_cols = [c for c in ranking.columns if c.endswith("_rate")]
-money_cols = [c for c in ranking.columns if c.startswith(data.SCORECARD_MONEY)]
+money_cols = [c for c in ranking.columns if c in data.SCORECARD_MONEY]
 shown = ranking.select(
     pl.col("carrier_code").alias("Carrier"),
     pl.col("carrier_name").alias("Name"),
@@ -118,20 +118,24 @@ if reasons.height:
 else:
     c2.success("No exceptions reported for this carrier in the period.")
 
-st.markdown("**Invoice accuracy and cost per shipment / kg** (by invoice month)")
+st.markdown(
+    "**Invoice accuracy and cost per shipment / kg** (rpt_carrier_scorecard: a shipment's "
+    "invoices count in the month of its planned pickup, like every other component)"
+)
 fin = ui.call("carrier_finance", carrier, f, scope=sc)
 if fin is None:
     st.info(
-        "Invoice accuracy and cost per kg need the finance marts (rpt_carrier_cost_monthly): "
-        "run `waybill run` after upgrading."
+        "Invoice accuracy and cost per kg need the scorecard's invoice columns "
+        "(rpt_carrier_scorecard): run `waybill run` after upgrading."
     )
 elif fin.height == 0:
-    st.caption("No invoices from this carrier in the period.")
+    st.caption("No invoices for this carrier's shipments in the period.")
 else:
-    audited, accurate = int(fin["invoices_audited"].sum()), int(fin["invoices_accurate"].sum())
+    audited = int(fin["invoice_accuracy_denominator"].sum())
+    accurate = int(fin["invoice_accuracy_numerator"].sum())
     payable = float(fin["payable_reporting_amount"].cast(pl.Float64).sum())
-    ships = int(fin["shipment_count"].sum())
-    kg = float(fin["gross_weight_kg"].cast(pl.Float64).sum())
+    ships = int(fin["shipments_invoiced"].sum())
+    kg = float(fin["invoiced_gross_weight_kg"].cast(pl.Float64).sum())
     cur = fin["reporting_currency"].drop_nulls().first() or ""
     m = st.columns(3)
     m[0].metric(
@@ -149,7 +153,7 @@ else:
     m[2].metric(
         f"Cost per kg ({cur})",
         f"{payable / kg:,.4f}" if kg else "n/a",
-        help=f"Payable invoices over {kg:,.1f} kg gross weight.",
+        help=f"Payable invoices over {kg:,.1f} kg gross weight of the shipments invoiced.",
         border=True,
     )
-    ui.table(fin, "carrier_cost", f"{carrier}_cost_monthly.csv")
+    ui.table(fin, "carrier_cost", f"{carrier}_scorecard_money.csv")

@@ -3,6 +3,7 @@ and when the snapshot was published."""
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
 from dashboards import charts, ui
@@ -50,8 +51,16 @@ elif dq.height == 0:
     st.success("The checks ran and stored no results.")
 else:
     if latest is not None:
-        n_failed = latest.filter(~latest["passed"]).height
-        (st.error if n_failed else st.success)(
+        failed = latest.filter(~latest["passed"])
+        n_failed = failed.height
+        # Failed warn-severity checks that do not block publication are warnings, not errors.
+        serious = pl.lit(True)
+        if "severity" in failed.columns:
+            serious = pl.col("severity").fill_null("error") != "warn"
+            if "blocking" in failed.columns:
+                serious = serious | pl.col("blocking").fill_null(False)
+        serious = failed.filter(serious).height
+        (st.error if serious else st.warning if n_failed else st.success)(
             f"Latest results: {latest.height - n_failed:,} of {latest.height:,} expectations "
             "pass" + (f", {n_failed:,} fail (listed first)." if n_failed else ".")
         )
