@@ -94,6 +94,11 @@ def generate(out_dir: Path, orders: int, seed: int, progress: bool = True) -> di
     rc = rate_cards(world.shipments, locs)
     costed = expected_cost(world.shipments, rc, locs)
     world.shipments = costed  # same rows and order, plus the expected cost: keep one copy
+    # cost of goods: a per-SKU share of the selling price, from its own stream so every other
+    # draw (and so every row count) is unchanged
+    world.skus = world.skus.with_columns(
+        cost_ratio=_rng(seed, "unit cost").uniform(0.55, 0.80, world.skus.height)
+    )
     bar.update()
 
     # ---- carrier events, one writer per format, one mess plan per sender
@@ -506,13 +511,16 @@ def _order_rows(world, orders_df: pl.DataFrame) -> pl.DataFrame:
     )
     o = o.with_columns(incoterm.alias("incoterm"))
     lines = world.order_lines.join(o, on="order_idx", how="inner", maintain_order="left").join(
-        world.skus.select("sku_idx", "sku"), on="sku_idx", maintain_order="left"
+        world.skus.select("sku_idx", "sku", "cost_ratio"), on="sku_idx", maintain_order="left"
     )
+    decimals0 = pl.col("currency").is_in(["JPY", "KRW"])
     price = (
-        pl.when(pl.col("currency").is_in(["JPY", "KRW"]))
+        pl.when(decimals0)
         .then(dec(pl.col("unit_price"), 0))
         .otherwise(dec(pl.col("unit_price"), 2))
     )
+    unit_cost = pl.col("unit_price") * pl.col("cost_ratio")
+    cost = pl.when(decimals0).then(dec(unit_cost, 0)).otherwise(dec(unit_cost, 2))
     order_rows = lines.select(
         pl.concat_str(pl.lit("SO"), (pl.col("order_idx") + 1).cast(pl.Utf8).str.zfill(9)).alias(
             "order_id"
@@ -544,6 +552,7 @@ def _order_rows(world, orders_df: pl.DataFrame) -> pl.DataFrame:
         "sku",
         pl.col("quantity").cast(pl.Utf8),
         price.alias("unit_price"),
+        cost.alias("unit_cost"),
         dec(pl.col("weight_kg"), 3).alias("weight_kg"),
         dec(pl.col("volume_m3"), 4).alias("volume_m3"),
     )

@@ -102,6 +102,12 @@ def _order_truth(world) -> dict:
     return {
         "orders": o.height,
         "order_lines": ol.height,
+        # every line carries unit_cost = unit_price x its SKU's cost ratio (then rounded)
+        "lines_with_unit_cost": ol.height,
+        "unit_cost_ratio_range": [
+            round(float(world.skus["cost_ratio"].min()), 4),
+            round(float(world.skus["cost_ratio"].max()), 4),
+        ],
         "units_ordered": int(ol["quantity"].sum()),
         "units_shipped": int(sl["quantity_shipped"].sum()),
         "cancelled": int(o["is_cancelled"].sum()),

@@ -98,10 +98,23 @@ ORDER_FIELDS = (
     F("destination_country", required=True, reference="country"),
     F("destination_postcode"),
     F("destination_locode", description="UN/LOCODE of the ship-to location, where known"),
-    F("currency", required=True, reference="currency", description="Currency of unit_price"),
+    F(
+        "currency",
+        required=True,
+        reference="currency",
+        description="Currency of unit_price and unit_cost",
+    ),
     F("sku", required=True),
     F("quantity", "int", True, min=1, description="Units ordered"),
     F("unit_price", "decimal", True, min=0, description="Price per unit in `currency`"),
+    F(
+        "unit_cost",
+        "decimal",
+        min=0,
+        description="Cost of goods per unit (purchase or standard cost), in `currency` like "
+        "unit_price; when absent, landed cost values the goods at unit_price and the margin is "
+        "flagged",
+    ),
     F("weight_kg", "decimal", min=0, description="Line weight in kilograms"),
     F("volume_m3", "decimal", min=0, description="Line volume in cubic metres"),
 )

@@ -205,6 +205,29 @@ def test_every_order_appears_in_exactly_one_order_file(run):
     assert len(seen) == ORDERS
 
 
+def test_every_order_line_has_a_unit_cost_at_its_skus_share_of_the_price(run):
+    out, manifest = run
+    truth = manifest["orders"]
+    lo, hi = truth["unit_cost_ratio_range"]
+    assert 0.55 <= lo < hi <= 0.80
+    lines = (
+        pl.read_parquet(out / "orders" / "orders_export.parquet")
+        .select(
+            "sku",
+            pl.col("unit_price").cast(pl.Float64, strict=False).alias("price"),
+            pl.col("unit_cost").cast(pl.Float64, strict=False).alias("cost"),
+        )
+        .filter(pl.col("price") >= 100)  # rounding to the cent is < 1 % of these prices
+        .with_columns(ratio=pl.col("cost") / pl.col("price"))
+    )
+    assert lines.height > 0 and lines["cost"].null_count() == 0
+    assert lines["ratio"].min() >= lo - 0.01 and lines["ratio"].max() <= hi + 0.01
+    # the same SKU always has the same cost ratio (a per-SKU standard cost)
+    spread = lines.group_by("sku").agg((pl.col("ratio").max() - pl.col("ratio").min()).alias("d"))
+    assert spread["d"].max() < 0.01
+    assert truth["lines_with_unit_cost"] == truth["order_lines"]
+
+
 def test_x12_cities_match_the_reference_locations_seed(run):
     out, manifest = run
     ref = pl.read_csv(W.REF_LOCATIONS_CSV, infer_schema=False)

@@ -114,7 +114,15 @@ def write_orders(
             recs.append(record(out_dir, path, p.height))
         j = other.filter(pl.col("_fmt") == "json").drop("_fmt")
         if j.height:
-            line_cols = ["line_number", "sku", "quantity", "unit_price", "weight_kg", "volume_m3"]
+            line_cols = [
+                "line_number",
+                "sku",
+                "quantity",
+                "unit_price",
+                "unit_cost",
+                "weight_kg",
+                "volume_m3",
+            ]
             head_cols = [c for c in j.columns if c not in line_cols]
             docs = []
             for key, g in j.group_by(head_cols, maintain_order=True):
@@ -125,6 +133,7 @@ def write_orders(
                         "sku": r["sku"],
                         "quantity": int(r["quantity"]),
                         "unit_price": float(r["unit_price"]),
+                        "unit_cost": float(r["unit_cost"]),
                         "weight_kg": float(r["weight_kg"]),
                         "volume_m3": float(r["volume_m3"]),
                     }

@@ -15,7 +15,15 @@ from ingestion.parsers.base import MalformedFileError, ParsedFile, Reject
 from ingestion.parsers.csv_file import normalise_header
 from ingestion.parsers.json_file import as_text, read_json
 
-LINE_FIELDS = ("line_number", "sku", "quantity", "unit_price", "weight_kg", "volume_m3")
+LINE_FIELDS = (
+    "line_number",
+    "sku",
+    "quantity",
+    "unit_price",
+    "unit_cost",
+    "weight_kg",
+    "volume_m3",
+)
 
 
 def _as_strings(

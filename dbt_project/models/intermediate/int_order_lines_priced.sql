@@ -40,6 +40,7 @@ priced as (
         coalesce(shipped.quantity_shipped, 0) as quantity_shipped,
         order_lines.weight_kg,
         order_lines.unit_price_amount,
+        order_lines.unit_cost_amount,
         order_lines.unit_price_currency,
         orders.order_created_at
     from order_lines

@@ -1,4 +1,5 @@
 {#- Landed cost per order line (DESIGN.md section 5, docs/finance.md "Landed cost"): goods value
+    (quantity shipped x unit_cost; x unit_price when the feed has no cost, is_goods_value_at_price)
     + the allocated costs the order's Incoterm (ref_incoterms) puts on us, components as
     columns, in the reporting currency (converted at the shipment's receipt date). Costs the
     buyer pays under the Incoterm are kept apart in buyer_paid_reporting_amount, so
@@ -57,8 +58,10 @@ joined as (
         order_lines.quantity_shipped,
         order_lines.weight_kg,
         order_lines.unit_price_currency as goods_currency,
-        cast(order_lines.unit_price_amount * order_lines.quantity_shipped as decimal(18, 2))
-            as goods_value_amount,
+        -- goods at cost (unit_cost), else at the selling price (flagged)
+        cast(coalesce(order_lines.unit_cost_amount, order_lines.unit_price_amount)
+            * order_lines.quantity_shipped as decimal(18, 2)) as goods_value_amount,
+        order_lines.unit_cost_amount is null as is_goods_value_at_price,
         coalesce(shipped.receipt_date, cast(order_lines.order_created_at as date)) as fx_on_date,
         coalesce(shipped.shipment_count, 0) as shipment_count,
         coalesce(shipped.is_freight_estimated, false) as is_freight_estimated,
@@ -119,6 +122,7 @@ final as (
         -- booleans
         joined.is_known_incoterm,
         joined.is_freight_estimated,
+        joined.is_goods_value_at_price,
 
         -- dates
         joined.fx_on_date as receipt_date

@@ -24,6 +24,8 @@ final as (
         cast(sum({{ amount }}) as decimal(18, 2)) as {{ amount }},
         {%- endfor %}
         bool_or(is_freight_estimated) as is_freight_estimated,
+        coalesce(bool_or(is_goods_value_at_price and quantity_shipped > 0), false)
+            as is_goods_value_at_price,
         max(receipt_date) as receipt_date
     from lines
     group by order_id

@@ -1,7 +1,8 @@
 {#- Contribution margin per order (DESIGN.md section 5, docs/finance.md "Margin"), reporting
     currency:
       net revenue   = invoiced (goods + freight billed) - credit notes, at the order date
-      contribution  = net revenue - landed cost other than freight and duty (goods value,
+      contribution  = net revenue - landed cost other than freight and duty (goods at cost:
+                      quantity x unit_cost, else x unit_price and is_goods_cost_estimated,
                       insurance, non-recoverable import tax, brokerage, handling)
                       - outbound freight - accessorials - duties
     Outbound freight and duties are the landed cost's freight and duty (what the Incoterm puts
@@ -163,7 +164,8 @@ joined as (
         coalesce(landed.freight_reporting_amount, 0) as outbound_freight_reporting_amount,
         coalesce(landed.duty_reporting_amount, 0) as duty_reporting_amount,
         coalesce(order_accessorials.accessorial_reporting_amount, 0) as accessorial_reporting_amount,
-        coalesce(landed.is_freight_estimated, false) as is_freight_estimated
+        coalesce(landed.is_freight_estimated, false) as is_freight_estimated,
+        coalesce(landed.is_goods_value_at_price, false) as is_goods_cost_estimated
     from orders
     left join order_audit
         on orders.order_id = order_audit.order_id
@@ -220,6 +222,7 @@ final as (
 
         -- booleans
         is_freight_estimated,
+        is_goods_cost_estimated,
         not (shipment_count > 0 and invoiced_shipment_count = shipment_count and all_invoices_matched)
             as is_provisional,
 

@@ -26,6 +26,7 @@ renamed as (
         -- numerics
         {{ parse_int('quantity') }} as quantity_ordered,
         {{ parse_decimal('unit_price') }} as unit_price_amount,
+        {{ parse_decimal('unit_cost') }} as unit_cost_amount,
         {{ clean_code('currency') }} as unit_price_currency,
         {{ parse_decimal('weight_kg') }} as weight_kg,
         {{ parse_decimal('volume_m3', scale=6) }} as volume_m3,
