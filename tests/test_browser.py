@@ -64,7 +64,7 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"dashboard exited: {proc.stdout.read() if proc.stdout else ''}")
+            raise RuntimeError(f"dashboard exited with {proc.returncode}; see its log")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
                 if r.status == 200:
@@ -75,16 +75,18 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 
 @pytest.fixture(scope="module")
-def dashboard(pipeline_run):
+def dashboard(pipeline_run, tmp_path_factory):
     """`waybill dashboard` as a user starts it, on a free port, on the generated data."""
     port = free_port()
     env = os.environ | {"WAYBILL_DATA_DIR": str(pipeline_run["data_dir"])}
     env.pop("WAYBILL_USERS_FILE", None)
+    # the server's output goes to a file: an unread pipe fills up and blocks the server
+    log = (tmp_path_factory.mktemp("dashboard") / "dashboard.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "waybill.cli", "dashboard", "--port", str(port)],
         cwd=PROJECT_ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
         # `waybill dashboard` execs streamlit (same pid); stopping the group as well is harmless.
@@ -96,6 +98,7 @@ def dashboard(pipeline_run):
         yield {"url": url, "snapshot": pipeline_run["settings"].snapshot}
     finally:
         stop_group(proc)
+        log.close()
 
 
 @pytest.fixture(scope="module")

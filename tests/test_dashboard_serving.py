@@ -47,11 +47,15 @@ def test_the_dashboard_keeps_serving_while_the_pipeline_republishes(
     url = f"http://localhost:{port}"
     try:
         wait_healthy(url, server)
+        # output to a file, not a pipe: nobody reads a pipe while the loop below runs, and a
+        # full pipe buffer would block the run (and this loop) forever
+        log_path = tmp_path / "run.log"
+        log = log_path.open("w")
         run = subprocess.Popen(
             [sys.executable, "-m", "waybill.cli", "run", "--quiet"],
             cwd=PROJECT_ROOT,
             env=env,
-            stdout=subprocess.PIPE,
+            stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
         )
@@ -68,7 +72,8 @@ def test_the_dashboard_keeps_serving_while_the_pipeline_republishes(
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:
                 assert r.status == 200
             time.sleep(0.2)
-        out = run.stdout.read()
+        log.close()
+        out = log_path.read_text()
         assert run.returncode == 0, out[-4000:]
     finally:
         stop_group(server)
