@@ -37,14 +37,7 @@ shipment_events as (
 ),
 
 kpi_as_of as (
-    select
-        {%- if as_of %}
-        cast('{{ as_of }}' as timestamp) as as_of_at
-        {%- else %}
-        -- no var: the newest carrier status we hold is "now" for the data
-        max(current_status_at) as as_of_at
-        from shipments
-        {%- endif %}
+    {{ select_as_of_at(as_of) }}
 ),
 
 orders_aggregated as (

@@ -41,13 +41,7 @@ order_lines as (
 ),
 
 alert_as_of as (
-    select
-        {%- if as_of %}
-        cast('{{ as_of }}' as timestamp) as as_of_at
-        {%- else %}
-        max(current_status_at) as as_of_at
-        from shipments
-        {%- endif %}
+    {{ select_as_of_at(as_of) }}
 ),
 
 -- the events known at the as-of time; non-actual events (estimates with a delay reason) are
