@@ -11,7 +11,7 @@ Raw feeds (two suites each, generated from ``ingestion.contracts``):
 - ``delivery`` (warn): the feed's last delivery: no file was unreadable, no file had more than
   a share of its rows quarantined, and the feed was loaded recently enough (freshness).
 
-Marts: mapping coverage per carrier (error), pickup not after delivery unless flagged (error),
+Marts: mapping coverage per carrier (error), events matching known shipments (warn), pickup not after delivery unless flagged (error),
 row counts against the trailing mean of earlier runs (warn). Money marts (``expectations/finance.py``):
 FX coverage of every converted amount, invoice totals against the raw invoice feeds, landed cost
 to the cent (error); finance freshness and row-count trends (warn).
@@ -287,16 +287,20 @@ def mapping_coverage_suite() -> Suite:
     return Suite(
         name="milestone_mapping_coverage",
         asset="marts/fct_shipment_events",
-        description="Per carrier, the share of events mapped to a canonical milestone "
-        f"(not UNKNOWN) is at least {mapping_coverage_min():.0%} "
+        description="Per carrier, the share of events of known shipments mapped to a canonical "
+        f"milestone (not UNKNOWN) is at least {mapping_coverage_min():.0%} "
         "(WAYBILL_DQ_MAPPING_COVERAGE) once the first "
         f"{mapping_unknown_allowance()} unmapped events are forgiven "
-        "(WAYBILL_DQ_MAPPING_UNKNOWN_ALLOWANCE).",
+        "(WAYBILL_DQ_MAPPING_UNKNOWN_ALLOWANCE). Events of shipments we do not know feed no KPI "
+        "(and a place-dependent code cannot be mapped without the shipment's route); they are "
+        "judged by events_match_known_shipments.",
         sql=f"""
         with counted as (
             select coalesce(carrier_code, '(none)') as carrier_code, count(*) as events,
                    count(*) filter (where is_mapped) as mapped_events
-            from marts.fct_shipment_events group by 1
+            from marts.fct_shipment_events
+            where not is_unknown_shipment
+            group by 1
         )
         select *, mapped_events::double / events as mapped_share,
                least(1.0, (mapped_events + least(events - mapped_events,
@@ -316,6 +320,45 @@ def mapping_coverage_suite() -> Suite:
         remedy="Look up the carrier's unmapped codes in intermediate.int_event_codes_counted "
         "(is_mapped = false). A new legitimate code: add a row to the carrier's mapping seed in "
         "dbt_project/seeds/ (docs/milestones.md) and re-run. A garbage feed: ask the carrier.",
+    )
+
+
+def known_shipment_share_min() -> float:
+    """Minimum share of a carrier's events that belong to a shipment we know."""
+    return _env_float("WAYBILL_DQ_KNOWN_SHIPMENT_SHARE", 0.95)
+
+
+def known_shipments_suite() -> Suite:
+    return Suite(
+        name="events_match_known_shipments",
+        asset="marts/fct_shipment_events",
+        description="Per carrier, at least "
+        f"{known_shipment_share_min():.0%} of events (WAYBILL_DQ_KNOWN_SHIPMENT_SHARE) belong to "
+        "a shipment in the shipments feed (by our shipment id, or by tracking number / booking "
+        "reference). The others are kept (is_unknown_shipment) but feed no KPI.",
+        sql="""
+        select coalesce(carrier_code, '(none)') as carrier_code, count(*) as events,
+               count(*) filter (where is_unknown_shipment) as unknown_shipment_events,
+               1.0 - count(*) filter (where is_unknown_shipment)::double / count(*)
+                   as known_shipment_share
+        from marts.fct_shipment_events group by 1 order by 1
+        """,
+        expectations=(
+            expect(
+                "expect_column_values_to_be_between",
+                column="known_shipment_share",
+                min_value=known_shipment_share_min(),
+                severity="warn",
+                why="a carrier's events that match no shipment are missing from its KPIs",
+            ),
+        ),
+        id_columns=("carrier_code",),
+        requires=("marts.fct_shipment_events",),
+        remedy="List the references: select carrier_shipment_ref, count(*) from "
+        "marts.fct_shipment_events where is_unknown_shipment group by 1. Shipments missing from "
+        "the shipments feed: ask the OMS export; tracking numbers in another format: fix the "
+        "carrier's parser in ingestion/parsers/; a carrier sending other customers' events: "
+        "ask the carrier to filter.",
     )
 
 
@@ -397,6 +440,7 @@ def mart_suites() -> list[Suite]:
     """Suites on dbt models. Append new ones here (see docs/data-quality.md)."""
     return [
         mapping_coverage_suite(),
+        known_shipments_suite(),
         pickup_before_delivery_suite(),
         row_count_trend_suite("marts.fct_shipment_events"),
         row_count_trend_suite("marts.fct_shipments"),

@@ -15,6 +15,7 @@ from expectations.suites import (
     all_suites,
     contract_suite,
     delivery_suite,
+    known_shipments_suite,
     mapping_coverage_suite,
     pickup_before_delivery_suite,
     row_count_trend_suite,
@@ -150,12 +151,17 @@ def test_delivery_suite_warns_about_an_unreadable_file_and_a_heavily_quarantined
     assert outcome.failed_severity == "warn" and not outcome.blocks_publication
 
 
-def _events_table(con, rows: list[tuple[str, bool]]) -> None:
+def _events_table(con, rows: list[tuple]) -> None:
+    """Rows of (carrier_code, is_mapped) or (carrier_code, is_mapped, is_unknown_shipment)."""
     con.execute("create schema if not exists marts")
     con.execute(
-        "create or replace table marts.fct_shipment_events (carrier_code varchar, is_mapped boolean)"
+        "create or replace table marts.fct_shipment_events "
+        "(carrier_code varchar, is_mapped boolean, is_unknown_shipment boolean)"
     )
-    con.executemany("insert into marts.fct_shipment_events values (?, ?)", rows)
+    con.executemany(
+        "insert into marts.fct_shipment_events values (?, ?, ?)",
+        [(*r, False) if len(r) == 2 else r for r in rows],
+    )
 
 
 def test_mapping_coverage_blocks_a_carrier_whose_events_all_map_to_unknown(con, monkeypatch):
@@ -179,6 +185,31 @@ def test_mapping_coverage_blocks_a_carrier_whose_events_all_map_to_unknown(con, 
     assert run_suite(con, mapping_coverage_suite()).passed
     _events_table(con, [("GOOD", i >= 8) for i in range(200)])  # 192 + 3 = 97.5 %: fails
     assert not run_suite(con, mapping_coverage_suite()).passed
+
+
+def test_mapping_coverage_judges_only_events_of_known_shipments(con, monkeypatch):
+    # A carrier's 50 events for shipments we never had, all with codes that cannot be mapped
+    # without the shipment's route (the DCSA conformance samples): no KPI reads them, so they
+    # do not stop publication; events_match_known_shipments warns about them instead.
+    monkeypatch.setenv("WAYBILL_DQ_MAPPING_UNKNOWN_ALLOWANCE", "3")
+    monkeypatch.setenv("WAYBILL_DQ_KNOWN_SHIPMENT_SHARE", "0.95")
+    _events_table(
+        con,
+        [("OCEAN", True, False)] * 100
+        + [("OCEAN", False, True)] * 50
+        + [("ORPHANS", False, True)] * 10,
+    )
+    assert run_suite(con, mapping_coverage_suite()).passed
+    outcome = run_suite(con, known_shipments_suite())
+    [o] = outcome.outcomes
+    assert not o.passed and not outcome.blocks_publication
+    assert {s["carrier_code"] for s in o.failing_sample} == {"OCEAN", "ORPHANS"}
+    # ... but an unknown code on a shipment we know still counts against the carrier
+    _events_table(con, [("OCEAN", True, False)] * 100 + [("OCEAN", False, False)] * 10)
+    assert not run_suite(con, mapping_coverage_suite()).passed
+    # 2 of 100 events on unknown shipments: within the 95 % share
+    _events_table(con, [("UPS", True, False)] * 98 + [("UPS", True, True)] * 2)
+    assert run_suite(con, known_shipments_suite()).passed
 
 
 def test_pickup_after_delivery_fails_unless_flagged_out_of_order(con):
