@@ -24,11 +24,20 @@ TENANT_PAGES = ["overview", "shipments", "exceptions", "finance", "workbench"]
 PERIOD = (date(2026, 8, 1), date(2026, 10, 31))
 
 
+_COMPONENTS = None  # Streamlit's component registry, built by the first AppTest
+
+
 def open_page(page: str, setup=None) -> AppTest:
+    """A fresh session on ``page``. Every fresh AppTest would scan the metadata of all installed
+    packages for Streamlit components (~1 s each, a server does it once at start-up), so the
+    registry of the first one is reused, as benchmarks/dashboard.py does."""
+    global _COMPONENTS
     at = AppTest.from_file(APP, default_timeout=60)
+    at._bidi_component_manager = _COMPONENTS
     if setup:
         setup(at)
     at.run()
+    _COMPONENTS = at._bidi_component_manager
     if page != "overview":
         at.switch_page(f"app_pages/{page}.py").run()
     return at
