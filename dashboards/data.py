@@ -739,7 +739,9 @@ def finance_kpis(f: Filters, scope: Scope = ALL) -> dict | None:
         w = order_where(f, alias="o", date_column="created_at")
         row = query(
             f"""select sum(m.net_revenue_reporting_amount) as revenue,
-                sum(m.contribution_margin_reporting_amount) as margin
+                sum(m.contribution_margin_reporting_amount) as margin,
+                count(*) as orders,
+                count(*) filter (where m.is_goods_cost_estimated) as goods_cost_estimated
             from marts.fct_order_margin as m
             inner join marts.fct_orders as o on o.order_id = m.order_id
             where {w.sql}""",
@@ -748,6 +750,8 @@ def finance_kpis(f: Filters, scope: Scope = ALL) -> dict | None:
         ).row(0, named=True)
         out["revenue"] = row["revenue"]
         out["margin"] = row["margin"]
+        out["margin_orders"] = row["orders"]
+        out["goods_cost_estimated"] = row["goods_cost_estimated"]
         out["margin_rate"] = (
             float(row["margin"]) / float(row["revenue"]) if row["revenue"] else None
         )
@@ -1210,14 +1214,17 @@ MARGIN_AMOUNTS = (
 
 def margin_by(dimension: str | None, scope: Scope = ALL) -> pl.DataFrame:
     """fct_order_margin summed over all orders (dimension None) or per customer_id / lane:
-    orders, provisional orders, every amount, margin % = margin / net revenue."""
+    orders, provisional orders, orders whose goods are valued at price (no unit cost), every
+    amount, margin % = margin / net revenue."""
     if dimension not in (None, "customer_id", "lane", "carrier_code"):
         raise ValueError(f"cannot group margin by {dimension}")
     sums = ", ".join(f"sum({c}) as {c}" for c in MARGIN_AMOUNTS)
     key = f"{dimension}, " if dimension else ""
     return query(
         f"""select {key}count(*) as orders, count(*) filter (where is_provisional)
-                as provisional_orders, {sums},
+                as provisional_orders,
+            count(*) filter (where is_goods_cost_estimated) as goods_cost_estimated_orders,
+            {sums},
             sum(contribution_margin_reporting_amount)
                 / nullif(sum(net_revenue_reporting_amount), 0) as contribution_margin_rate,
             any_value(reporting_currency) as reporting_currency

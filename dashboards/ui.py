@@ -207,6 +207,18 @@ def no_match(what: str = "rows") -> None:
     )
 
 
+def goods_at_price_note(estimated, orders) -> str | None:
+    """Why a margin is understated: orders whose feed had no unit cost, so their goods are
+    costed at the selling price (fct_order_margin.is_goods_cost_estimated). None when none."""
+    if not estimated:
+        return None
+    return (
+        f"{int(estimated):,} of {int(orders):,} orders ({100 * estimated / orders:.1f} %) have no "
+        "unit cost in the orders feed: their goods are costed at the selling price, so their "
+        "margin is understated. Send unit_cost in the orders feed (docs/feeds.md) to fix it."
+    )
+
+
 # ---------------------------------------------------------------------------- formatting
 
 

@@ -758,6 +758,48 @@ def test_finance_page_numbers_equal_the_finance_marts(snapshot):
     assert metrics["Net revenue (USD)"] == f"{margin['revenue']:,.0f}"
     assert metrics["Contribution margin (USD)"] == f"{margin['margin']:,.0f}"
     assert metrics["Margin %"] == f"{100 * margin['margin'] / margin['revenue']:.1f} %"
+    # the generator sends unit_cost on every line: no margin is costed at price
+    assert "costed at the selling price" not in texts(at)
+
+
+@pytest.fixture
+def snapshot_goods_at_price(pipeline_run, tmp_path, monkeypatch) -> tuple[Path, int, int]:
+    """A copy of the snapshot where every order of one customer had no unit cost (as in the
+    Olist and SCMS imports): fct_order_margin flags them is_goods_cost_estimated."""
+    serving = tmp_path / "serving"
+    serving.mkdir()
+    path = serving / "waybill.duckdb"
+    shutil.copy(pipeline_run["settings"].snapshot, path)
+    con = duckdb.connect(str(path))
+    customer = con.execute(
+        "select customer_id from marts.fct_order_margin group by 1 order by count(*) desc limit 1"
+    ).fetchall()[0][0]
+    con.execute(
+        "update marts.fct_order_margin set is_goods_cost_estimated = (customer_id = ?)", [customer]
+    )
+    flagged, orders = con.execute(
+        "select count(*) filter (where is_goods_cost_estimated), count(*) "
+        "from marts.fct_order_margin"
+    ).fetchall()[0]
+    con.close()
+    monkeypatch.setenv("WAYBILL_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("WAYBILL_USERS_FILE", raising=False)
+    return path, flagged, orders
+
+
+def test_a_margin_with_goods_costed_at_price_says_it_is_understated(snapshot_goods_at_price):
+    _, flagged, orders = snapshot_goods_at_price
+    assert 0 < flagged < orders
+    expected = (
+        f"{flagged:,} of {orders:,} orders ({100 * flagged / orders:.1f} %) have no unit cost"
+    )
+    at = open_page("finance")
+    assert not at.exception, at.exception
+    assert any(expected in w.value for w in at.warning), [w.value for w in at.warning]
+    # on the overview, under the margin tile, over the whole history
+    at = open_page("overview", lambda a: set_period(a, date(2000, 1, 1), date(2030, 12, 31)))
+    assert not at.exception, at.exception
+    assert any(expected in c.value for c in at.caption), [c.value for c in at.caption]
 
 
 def summary_sheet(content: bytes | Path) -> dict[str, str]:

@@ -155,6 +155,9 @@ if present.get("fct_order_margin"):
         "provisional (freight not invoiced yet, estimated from the rate card).",
         border=True,
     )
+    note = ui.goods_at_price_note(total["goods_cost_estimated_orders"], total["orders"])
+    if note:
+        st.warning(note)
     c1, c2 = st.columns(2)
     for col, dim, label in ((c1, "customer_id", "customer"), (c2, "lane", "lane")):
         by = ui.call("margin_by", dim, scope=sc)

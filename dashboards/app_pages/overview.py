@@ -166,6 +166,9 @@ if fin and fin.get("margin_rate") is not None:
         ui.pct_delta(fin["margin_rate"], (fin_before or {}).get("margin_rate")),
         "Contribution margin over net revenue for orders created in the period (fct_order_margin).",
     )
+    at_price = ui.goods_at_price_note(fin["goods_cost_estimated"], fin["margin_orders"])
+    if at_price:
+        row2[3].caption(f":orange[Understated:] {at_price}")
 else:
     tile(
         row2[3],

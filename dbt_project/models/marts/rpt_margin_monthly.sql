@@ -1,6 +1,8 @@
 {#- Margin roll-up per order month x customer x carrier x lane (docs/finance.md "Margin"):
     sums of fct_order_margin, so any roll-up (by customer, lane, carrier or month alone) is a
-    sum of these rows. Margin % is kept with its numerator and denominator. -#}
+    sum of these rows. Margin % is kept with its numerator and denominator; orders whose goods
+    had no unit cost (valued at price, is_goods_cost_estimated) are counted, as their margin is
+    understated. -#}
 with
 
 margins as (
@@ -16,6 +18,7 @@ rolled as (
         max(reporting_currency) as reporting_currency,
         count(*) as order_count,
         sum(case when is_provisional then 1 else 0 end) as provisional_order_count,
+        sum(case when is_goods_cost_estimated then 1 else 0 end) as goods_cost_estimated_order_count,
         sum(net_revenue_reporting_amount) as net_revenue_reporting_amount,
         sum(credit_note_reporting_amount) as credit_note_reporting_amount,
         sum(landed_cost_excl_freight_duty_reporting_amount) as landed_cost_excl_freight_duty_reporting_amount,
@@ -37,6 +40,7 @@ final as (
         reporting_currency,
         cast(order_count as bigint) as order_count,
         cast(provisional_order_count as bigint) as provisional_order_count,
+        cast(goods_cost_estimated_order_count as bigint) as goods_cost_estimated_order_count,
         {%- for c in ['net_revenue', 'credit_note', 'landed_cost_excl_freight_duty', 'outbound_freight', 'accessorial', 'duty', 'contribution_margin'] %}
         cast({{ c }}_reporting_amount as decimal(18, 2)) as {{ c }}_reporting_amount,
         {%- endfor %}
