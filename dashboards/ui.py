@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboards import data
 from waybill.settings import load_settings
-from waybill.users import User, authenticate, load_users
+from waybill.users import LoginThrottle, User, authenticate, load_users
 
 PAGE_SIZE = 50
 RUN_HINT = (
@@ -57,13 +57,31 @@ def login_gate() -> None:
         password = st.text_input("Password", type="password", key="login_password")
         submitted = st.form_submit_button("Sign in", key="login_submit")
     if submitted:
+        throttle = login_throttle()
+        wait = throttle.locked_for(username)
+        if wait > 0:
+            st.error(
+                f"Too many failed sign-ins for this user name: try again in "
+                f"{max(1, round(wait / 60))} min, or ask your administrator to reset the "
+                "password (waybill users add)."
+            )
+            st.stop()
         user = authenticate(configured, username.strip(), password)
         if user is None:
+            throttle.failed(username)
             st.error("Unknown user name or wrong password.")
         else:
+            throttle.succeeded(username)
             st.session_state["user"] = user
             st.rerun()
     st.stop()
+
+
+@st.cache_resource
+def login_throttle() -> LoginThrottle:
+    """One throttle per dashboard server: 5 failed sign-ins per user name in 15 minutes lock it
+    for the rest of those 15 minutes."""
+    return LoginThrottle()
 
 
 def user_box() -> None:

@@ -531,6 +531,55 @@ def test_with_users_nobody_passes_without_signing_in(users_file):
     assert any(m.label == "Perfect order" for m in at.metric)
 
 
+def sign_in_form(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input(key="login_user").input(username)
+    at.text_input(key="login_password").input(password)
+    return at.button(key="login_submit").click().run()
+
+
+@pytest.mark.slow
+def test_five_wrong_passwords_lock_the_user_name_for_a_while(users_file):
+    from dashboards import ui
+
+    ui.login_throttle.clear()
+    try:
+        at = open_page("overview")
+        for _ in range(5):
+            sign_in_form(at, "ops", "guess")
+            assert any("wrong password" in e.value for e in at.error)
+        # locked: even the right password is refused, and says for how long
+        sign_in_form(at, "ops", "ops-secret-12")
+        assert any("Too many failed sign-ins" in e.value and "15 min" in e.value for e in at.error)
+        assert not at.metric
+        # another name is not locked by them
+        sign_in_form(at, "acme", "acme-secret-1")
+        assert not at.exception and any(m.label == "Perfect order" for m in at.metric)
+    finally:
+        ui.login_throttle.clear()
+
+
+def test_login_throttle_unlocks_after_the_window_and_on_success():
+    from waybill.users import LoginThrottle
+
+    now = [1000.0]
+    t = LoginThrottle(max_failures=3, window_s=600, clock=lambda: now[0])
+    for _ in range(2):
+        t.failed("Ops")
+        now[0] += 60
+    assert t.locked_for("ops") == 0  # two failures: still free
+    t.failed(" ops ")  # the name as typed, case and spaces aside
+    assert t.locked_for("OPS") == pytest.approx(1000 + 600 - now[0])
+    now[0] = 1000 + 599
+    assert t.locked_for("ops") == pytest.approx(1)
+    now[0] = 1000 + 600  # the first failure is out of the window: 2 left, free again
+    assert t.locked_for("ops") == 0
+    t.failed("ops")
+    assert t.locked_for("ops") > 0
+    t.succeeded("ops")
+    assert t.locked_for("ops") == 0
+    assert t.locked_for("someone-else") == 0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("page", TENANT_PAGES)
 def test_no_page_shows_a_tenant_another_customers_rows(users_file, snapshot, page):
