@@ -3,12 +3,15 @@
     .venv/bin/python benchmarks/pipeline.py --orders 10000 [--orders 1000000] [--keep DIR]
 
 Each step runs as its own process (as a user runs it); peak memory is that process's maximum
-resident set size. Prints one line per step and a Markdown table for docs/benchmarks.md.
+resident set size. After the two runs, `dbt build` alone on the loaded warehouse is timed too,
+with its slowest nodes (from dbt's run_results.json). Prints one line per step and a Markdown
+table for docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -55,6 +58,27 @@ def bench(orders: int, seed: int, keep: Path | None) -> list[str]:
         ("run (first, full load)", [*waybill, "run", "--quiet"]),
         ("run (again, nothing new)", [*waybill, "run", "--quiet"]),
     ]
+    # dbt alone, as `waybill run` invokes it, with its artefacts outside the project's target/
+    dbt_target = data_dir / "bench-dbt-target"
+    dbt_dir = str(ROOT / "dbt_project")
+    steps.append(
+        (
+            "dbt build (alone, loaded warehouse)",
+            [
+                str(Path(sys.executable).parent / "dbt"),
+                "build",
+                "--project-dir",
+                dbt_dir,
+                "--profiles-dir",
+                dbt_dir,
+                "--target-path",
+                str(dbt_target),
+                "--quiet",
+            ],
+        )
+    )
+    warehouse = (data_dir / "warehouse" / "waybill.duckdb").resolve()
+    env = env | {"WAYBILL_WAREHOUSE_PATH": str(warehouse)}
     for name, cmd in steps:
         seconds, peak_mb, rc = timed(cmd, env)
         line = f"| {orders:,} | {name} | {seconds:,.1f} s | {peak_mb:,.0f} MB | {'ok' if rc == 0 else f'exit {rc}'} |"
@@ -62,6 +86,28 @@ def bench(orders: int, seed: int, keep: Path | None) -> list[str]:
         rows.append(line)
         if rc:
             break
+    results = dbt_target / "run_results.json"
+    if results.exists():
+        nodes = json.loads(results.read_text())["results"]
+        nodes.sort(key=lambda n: -n["execution_time"])
+        print(
+            "slowest dbt nodes: "
+            + ", ".join(
+                f"{n['unique_id'].split('.')[-1]} {n['execution_time']:.1f} s" for n in nodes[:12]
+            )
+        )
+        marts = [
+            n
+            for n in nodes
+            if n["unique_id"].startswith("model.")
+            and n["unique_id"].split(".")[-1].startswith(("fct_", "kpi_", "rpt_"))
+        ]
+        print(
+            "marts: "
+            + ", ".join(
+                f"{n['unique_id'].split('.')[-1]} {n['execution_time']:.1f} s" for n in marts
+            )
+        )
     print(
         f"landing: {du_mb(data_dir / 'landing'):,.0f} MB, warehouse: "
         f"{du_mb(data_dir / 'warehouse'):,.0f} MB, snapshot: {du_mb(data_dir / 'serving'):,.0f} MB"

@@ -17,11 +17,12 @@ import openpyxl
 import polars as pl
 import pytest
 
+from generator import truth
 from tests.conftest import waybill
 
 pytestmark = pytest.mark.slow
 
-ACCEPTED = ("MATCHED", "WITHIN_TOLERANCE")
+ACCEPTED = truth.ACCEPTED
 
 
 def read(path, sql: str) -> pl.DataFrame:
@@ -44,43 +45,13 @@ def snapshot(pipeline_run):
 
 @pytest.fixture(scope="module")
 def invoice_truth(pipeline_run) -> pl.DataFrame:
-    path = pipeline_run["settings"].landing / "_truth" / "invoice_truth.parquet"
-    return pl.read_parquet(path).with_columns(
-        # a re-sent copy is the invoice number's second copy
-        pl.when(pl.col("planted") == "DUPLICATE_RESENT").then(2).otherwise(1).alias("copy_number")
-    )
+    return truth.invoice_truth(pipeline_run["settings"].landing)
 
 
 @pytest.fixture(scope="module")
-def audited(warehouse, invoice_truth) -> pl.DataFrame:
-    found = read(
-        warehouse,
-        "select carrier_code, invoice_number, copy_number, invoice_status, has_overcharge, "
-        "has_undercharge, has_unevidenced_redelivery as found_rdl, "
-        "has_unevidenced_detention as found_det from marts.fct_freight_audit_invoices",
-    )
-    joined = invoice_truth.join(
-        found, on=["carrier_code", "invoice_number", "copy_number"], how="full", coalesce=True
-    )
-    planted = (
-        pl.when(pl.col("planted").is_in(["DUPLICATE_RESENT", "DUPLICATE_RENUMBERED"]))
-        .then(pl.lit("DUPLICATE"))
-        .when(pl.col("planted") == "UNKNOWN_SHIPMENT")
-        .then(pl.lit("UNMATCHED"))
-        .when(pl.col("has_unevidenced_redelivery") | pl.col("has_unevidenced_detention"))
-        .then(pl.lit("UNEVIDENCED_ACCESSORIAL"))
-        .when(pl.col("price_error") != "")
-        .then(pl.col("price_error"))
-        .when(pl.col("planted").is_not_null())
-        .then(pl.lit("CLEAN"))
-    )
-    return joined.with_columns(
-        planted.alias("truth"),
-        pl.when(pl.col("invoice_status").is_in(ACCEPTED))
-        .then(pl.lit("CLEAN"))
-        .otherwise(pl.col("invoice_status"))
-        .alias("found"),
-    )
+def audited(pipeline_run) -> pl.DataFrame:
+    settings = pipeline_run["settings"]
+    return truth.audited_against_truth(settings.warehouse, settings.landing)
 
 
 def test_invoice_truth_agrees_with_the_manifest_counts(pipeline_run, invoice_truth):
@@ -113,7 +84,7 @@ def test_freight_audit_finds_every_planted_problem(audited):
     problems, its flag)."""
     problems = audited.filter(pl.col("truth") != "CLEAN")
     assert problems.height > 30, "too few planted problems to judge"
-    for kind in ("DUPLICATE", "UNMATCHED", "UNEVIDENCED_ACCESSORIAL", "OVERCHARGE", "UNDERCHARGE"):
+    for kind in truth.PROBLEMS:
         planted = problems.filter(pl.col("truth") == kind)
         missed = planted.filter(pl.col("found") != kind)
         assert missed.height == 0, (kind, missed.select("invoice_number", "found").to_dicts())
