@@ -10,7 +10,8 @@ Generates ``--orders`` orders and runs the pipeline (each as its own process, sk
   (``manifest.json``: deliveries on or before the planned window's end) and the probability it
   was configured with; the difference from the recorded share is the pipeline's error, the one
   from the probability adds sampling noise and the censoring of late deliveries still in
-  transit at the as-of time;
+  transit at the as-of time; likewise the carrier-controllable on-time rate (late deliveries
+  the generator blamed on the shipper or consignee count as on time) and the damage rate;
 * the freight audit per planted problem (recall) and over everything it flagged (precision),
   judged as tests/test_finance.py judges it (``generator.truth``).
 
@@ -48,10 +49,13 @@ def scorecard_vs_manifest(warehouse: Path, manifest: dict) -> list[dict]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         got = {
-            code: (num, den)
-            for code, num, den in con.execute(
-                """select carrier_code, sum(on_time_delivery_numerator),
-                    sum(on_time_delivery_denominator)
+            code: rest
+            for code, *rest in con.execute(
+                """select carrier_code,
+                    sum(on_time_delivery_numerator), sum(on_time_delivery_denominator),
+                    sum(on_time_delivery_controllable_numerator),
+                    sum(on_time_delivery_controllable_denominator),
+                    sum(damage_numerator), sum(damage_denominator)
                 from marts.rpt_carrier_scorecard group by 1"""
             ).fetchall()
         }
@@ -59,9 +63,7 @@ def scorecard_vs_manifest(warehouse: Path, manifest: dict) -> list[dict]:
         con.close()
     rows = []
     for code, c in sorted(manifest["carriers"].items()):
-        num, den = got.get(code, (0, 0))
-        rate = num / den if den else None
-        recorded = c["on_time_delivered"] / c["delivered"] if c["delivered"] else None
+        num, den, c_num, c_den, d_num, d_den = got.get(code, (0,) * 6)
         rows.append(
             {
                 "carrier": code,
@@ -69,11 +71,23 @@ def scorecard_vs_manifest(warehouse: Path, manifest: dict) -> list[dict]:
                 "delivered": c["delivered"],
                 "scored": den,
                 "configured": c["configured"]["p_on_time"],
-                "recorded": recorded,
-                "scorecard": rate,
+                "recorded": ratio(c["on_time_delivered"], c["delivered"]),
+                "scorecard": ratio(num, den),
+                "controllable_recorded": ratio(c["on_time_controllable_delivered"], c["delivered"]),
+                "controllable_scorecard": ratio(c_num, c_den),
+                "damage_recorded": ratio(c["damaged"], c["picked_up"]),
+                "damage_scorecard": ratio(d_num, d_den),
             }
         )
     return rows
+
+
+def ratio(num, den) -> float | None:
+    return num / den if den else None
+
+
+def pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f}"
 
 
 def pp(a, b) -> str:
@@ -109,18 +123,32 @@ def main() -> None:
         s = run_step([*waybill, "run", "--quiet"], env)
         print(f"run: {s:,.0f} s", flush=True)
     manifest = json.loads((landing / "manifest.json").read_text())
-    print(f"\ndata dir {data_dir} ({manifest.get('orders', args.orders):,} orders)\n")
+    print(f"\ndata dir {data_dir}\n")
 
     print(
         "| carrier | mode | delivered | scored | configured p | recorded | scorecard "
         "| scorecard - recorded (pp) | scorecard - configured (pp) |"
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for r in scorecard_vs_manifest(warehouse, manifest):
+    rows = scorecard_vs_manifest(warehouse, manifest)
+    for r in rows:
         print(
             f"| {r['carrier']} | {r['mode']} | {r['delivered']:,} | {r['scored']:,} "
-            f"| {r['configured']:.3f} | {r['recorded']:.4f} | {r['scorecard']:.4f} "
+            f"| {r['configured']:.3f} | {pct(r['recorded'])} % | {pct(r['scorecard'])} % "
             f"| {pp(r['scorecard'], r['recorded'])} | {pp(r['scorecard'], r['configured'])} |"
+        )
+    print(
+        "\n| carrier | controllable on-time: recorded | scorecard | diff (pp) "
+        "| damage: recorded | scorecard | diff (pp) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['carrier']} | {pct(r['controllable_recorded'])} % "
+            f"| {pct(r['controllable_scorecard'])} % "
+            f"| {pp(r['controllable_scorecard'], r['controllable_recorded'])} "
+            f"| {pct(r['damage_recorded'])} % | {pct(r['damage_scorecard'])} % "
+            f"| {pp(r['damage_scorecard'], r['damage_recorded'])} |"
         )
 
     scores = truth.audit_scores(truth.audited_against_truth(warehouse, landing))

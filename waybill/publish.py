@@ -19,6 +19,9 @@ import duckdb
 #: and marts (intermediate views would be re-computed into tables at every publish), and the
 #: quarantine and load log (meta) are what the data-quality pages show.
 PUBLISHED_SCHEMAS = ("staging", "marts", "reference", "meta")
+#: Intermediate models analysts need as they are: the per carrier x source x code counts of
+#: mapped and UNKNOWN events (which codes a mapping seed is missing).
+PUBLISHED_INTERMEDIATE = ("int_event_codes_counted",)
 
 
 def publish_snapshot(
@@ -34,7 +37,9 @@ def publish_snapshot(
     tables = con.execute(
         f"""select table_schema, table_name from information_schema.tables
         where table_catalog = current_database()
-          and table_schema in ({", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS)})
+          and (table_schema in ({", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS)})
+            or (table_schema = 'intermediate'
+                and table_name in ({", ".join(f"'{t}'" for t in PUBLISHED_INTERMEDIATE)})))
         order by 1, 2"""
     ).fetchall()
     published_at = datetime.now(UTC).replace(tzinfo=None)

@@ -8,8 +8,11 @@
       destination, else OTHER; some codes mean a milestone only there (X12 X4, UPS I/AR ...).
     - Mapping: the most specific matching rule of int_event_code_rules_unioned; none -> UNKNOWN.
     - Exceptions: milestone EXCEPTION, or a reason code that is not "normal" (X12 1651 other
-      than NS/NA, any DCSA delay reason). exception_type from the status rule, else the reason;
-      responsible_party from the reason, else the status rule, else UNKNOWN.
+      than NS/NA, any DCSA delay reason). Where the code names no cause (DHL OH, DCSA SHIPMENT
+      HOLD, EQUIPMENT INSP), a free-text rule of map_event_remark_rules may read it from the
+      event's remark. exception_type from the remark rule, else the status rule, else the
+      reason; responsible_party from a coded reason, else the remark rule, else the status rule,
+      else UNKNOWN. exception_basis says which of them decided.
     - DCSA v3 retractions: staging keeps the latest version per eventID; when that is the
       retraction (isRetracted), the event is removed here. Corrected re-sends already replaced
       their original in staging (same eventID / CSV event_id, later delivery). -#}
@@ -29,6 +32,10 @@ code_rules as (
 
 reason_rules as (
     select * from {{ ref('int_event_reason_rules_unioned') }}
+),
+
+remark_rules as (
+    select * from {{ ref('map_event_remark_rules') }}
 ),
 
 linked as (
@@ -102,6 +109,30 @@ best_rules as (
     select * from rule_candidates where rule_rank = 1
 ),
 
+remark_candidates as (
+    select
+        linked.event_id,
+        remark_rules.exception_type,
+        remark_rules.responsible_party,
+        row_number() over (
+            partition by linked.event_id
+            order by
+                case when remark_rules.carrier_code = '*' then 1 else 0 end,
+                {{ dbt.length('remark_rules.remark_contains') }} desc,
+                remark_rules.remark_contains
+        ) as rule_rank
+    from linked
+    inner join remark_rules
+        on linked.code_list = remark_rules.code_list
+        and linked.raw_code = remark_rules.raw_code
+        and (remark_rules.carrier_code = '*' or remark_rules.carrier_code = linked.carrier_code)
+        and {{ dbt.position('lower(remark_rules.remark_contains)', 'lower(linked.event_remark)') }} > 0
+),
+
+best_remark_rules as (
+    select * from remark_candidates where rule_rank = 1
+),
+
 mapped as (
     select
         linked.*,
@@ -120,10 +151,14 @@ mapped as (
         reason_rules.is_normal as is_normal_reason,
         reason_rules.exception_type as reason_exception_type,
         reason_rules.responsible_party as reason_responsible_party,
+        best_remark_rules.exception_type as remark_exception_type,
+        best_remark_rules.responsible_party as remark_responsible_party,
         best_rules.mapping_version
     from linked
     left join best_rules
         on linked.event_id = best_rules.event_id
+    left join best_remark_rules
+        on linked.event_id = best_remark_rules.event_id
     left join reason_rules
         on linked.reason_code_list = reason_rules.reason_code_list
         and linked.raw_reason_code = reason_rules.reason_code
@@ -158,15 +193,26 @@ final as (
         milestone,
         classifier,
         case
-            when is_exception then coalesce(rule_exception_type, reason_exception_type, 'OTHER')
+            when is_exception then coalesce(
+                remark_exception_type, rule_exception_type, reason_exception_type, 'OTHER'
+            )
         end as exception_type,
         case
             when is_exception then coalesce(
                 case when not is_normal_reason then reason_responsible_party end,
+                remark_responsible_party,
                 rule_responsible_party,
                 'UNKNOWN'
             )
         end as responsible_party,
+        case
+            when not is_exception then null
+            when not is_normal_reason and reason_responsible_party is not null then 'REASON_CODE'
+            when remark_exception_type is not null then 'REMARK'
+            when rule_exception_type is not null or rule_responsible_party is not null
+                then 'STATUS_CODE'
+            else 'NONE'
+        end as exception_basis,
         location_locode,
         location_city,
         location_role,

@@ -22,6 +22,8 @@ final as (
         classifier,
         exception_type,
         responsible_party,
+        exception_basis,
+        event_remark,
         location_locode,
         location_role,
         event_time_zone,

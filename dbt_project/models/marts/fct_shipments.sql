@@ -202,12 +202,14 @@ final as (
         -- numerics
         cast(order_count as {{ dbt.type_bigint() }}) as order_count,
         cast(exception_count as {{ dbt.type_bigint() }}) as exception_count,
-        cast(
+        -- a delivery reported before the pickup (has_out_of_order_milestone) has no measurable
+        -- transit: null, so it cannot pull the scorecard's transit statistics below zero
+        case when delivered_at >= picked_up_at then cast(
             {{ dbt.datediff('picked_up_at', 'delivered_at', 'second') }} / 3600.0 as double
-        ) as transit_time_hours,
-        cast(
+        ) end as transit_time_hours,
+        case when delivered_at >= picked_up_at then cast(
             {{ dbt.datediff('picked_up_at', 'delivered_at', 'second') }} / 86400.0 as double
-        ) as transit_time_days,
+        ) end as transit_time_days,
 
         -- booleans
         picked_up_at is not null as is_picked_up,
