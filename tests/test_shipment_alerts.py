@@ -108,3 +108,32 @@ def test_default_as_of_alerts_are_for_open_shipments_of_the_latest_status_time(p
     exceptions = alerts.filter(pl.col("alert_type").is_in(["OPEN_EXCEPTION", "CUSTOMS_HOLD"]))
     assert exceptions["event_id"].null_count() == 0
     assert exceptions["exception_type"].null_count() == 0
+
+
+def test_alert_goods_values_convert_at_the_raw_ecb_rate_of_the_as_of_date(pipeline_run):
+    """goods_value_reporting_amount = goods_value_amount x (USD per EUR / currency per EUR) of the
+    last ECB publication on or before the as-of date, read here from the landing file with
+    polars, not from the FX models; so alerts in different currencies can be summed and ranked."""
+    alerts = read(
+        pipeline_run["settings"].warehouse,
+        "select * from marts.rpt_shipment_alerts where goods_value_amount is not null",
+    )
+    ecb = pl.read_csv(
+        pipeline_run["settings"].landing / "fx_rates" / "eurofxref-hist.csv",
+        infer_schema=False,
+        null_values="N/A",
+    )
+    as_of = alerts["as_of_at"].max().date()
+    published = ecb.with_columns(pl.col("Date").str.to_date()).filter(pl.col("Date") <= as_of)
+    day = published.sort("Date").row(-1, named=True)
+    per_eur = {k: float(v) for k, v in day.items() if k != "Date" and v not in (None, "")}
+    per_eur["EUR"] = 1.0
+    currencies = set(alerts["goods_value_currency"])
+    assert len(currencies) >= 2, "the fixture should have alerts in several currencies"
+    for row in alerts.iter_rows(named=True):
+        rate = per_eur["USD"] / per_eur[row["goods_value_currency"]]
+        assert row["reporting_currency"] == "USD"
+        assert row["goods_value_fx_rate_date"] == day["Date"]
+        assert row["goods_value_fx_rate"] == pytest.approx(rate, rel=1e-6)
+        expected = round(float(row["goods_value_amount"]) * rate, 2)
+        assert float(row["goods_value_reporting_amount"]) == pytest.approx(expected, abs=0.011)

@@ -37,16 +37,27 @@ with c2:
     counts = alerts.group_by("alert_type").agg(
         pl.len().alias("alerts"),
         pl.col("age_hours").max().alias("oldest_hours"),
-        pl.col("goods_value_amount").cast(pl.Float64).sum().round(2).alias("value_at_risk"),
+        pl.col("goods_value_reporting_amount")
+        .cast(pl.Float64)
+        .sum()
+        .round(2)
+        .alias("value_at_risk"),
+        pl.col("goods_value_reporting_amount").is_null().sum().alias("unvalued"),
     )
+    currency = alerts["reporting_currency"].drop_nulls().first() or "reporting currency"
     cols = st.columns(max(len(types), 1))
     for col, t in zip(cols, types):
         r = counts.filter(pl.col("alert_type") == t).row(0, named=True)
         col.metric(
             t.replace("_", " ").capitalize(),
             f"{r['alerts']:,}",
-            help=f"Oldest {r['oldest_hours'] or 0:,.0f} h; goods value {r['value_at_risk']:,.0f} "
-            "(order currencies, not converted).",
+            help=f"Oldest {r['oldest_hours'] or 0:,.0f} h; goods value "
+            f"{r['value_at_risk'] or 0:,.0f} {currency} at the as-of date's ECB rate"
+            + (
+                f" ({r['unvalued']:,} without a value: no order, mixed currencies or no rate)."
+                if r["unvalued"]
+                else "."
+            ),
             border=True,
         )
     chosen = st.multiselect("Alert types", types, default=types, key="alert_types")
@@ -59,8 +70,12 @@ with c2:
 
 shown = alerts.filter(pl.col("alert_type").is_in(chosen))
 if sort.startswith("Goods"):
-    shown = shown.sort(["goods_value_amount", "age_hours"], descending=True, nulls_last=True)
+    shown = shown.sort(
+        ["goods_value_reporting_amount", "age_hours"], descending=True, nulls_last=True
+    )
 else:
-    shown = shown.sort(["age_hours", "goods_value_amount"], descending=True, nulls_last=True)
+    shown = shown.sort(
+        ["age_hours", "goods_value_reporting_amount"], descending=True, nulls_last=True
+    )
 st.markdown(f"**{shown.height:,} alerts** - open a shipment in the Shipment explorer by its id.")
 ui.table(shown.drop("as_of_at"), "alerts", download="waybill_alerts.csv")

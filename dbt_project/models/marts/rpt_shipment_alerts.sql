@@ -207,7 +207,8 @@ alerts as (
     select * from missed_pickups
 ),
 
--- goods on the shipment at order prices (original currency; null when lines mix currencies)
+-- goods on the shipment at order prices (original currency; null when lines mix currencies),
+-- converted below at the ECB rate of the as-of date so alerts can be summed and ranked by value
 shipment_goods as (
     select
         shipment_lines.shipment_id,
@@ -251,13 +252,19 @@ final as (
         alerts.exception_type,
         alerts.responsible_party,
         shipment_goods.goods_value_currency,
+        '{{ var("reporting_currency") }}' as reporting_currency,
         alerts.alert_description,
 
         -- numerics
         cast(coalesce(shipment_goods.order_count, 0) as {{ dbt.type_bigint() }}) as order_count,
         cast(shipment_goods.goods_value_amount as decimal(18, 4)) as goods_value_amount,
+        fx.rate_to_reporting as goods_value_fx_rate,
+        {{ to_reporting('fx', 'shipment_goods.goods_value_amount') }} as goods_value_reporting_amount,
         cast({{ dbt.datediff('alerts.opened_at', 'alert_as_of.as_of_at', 'second') }} / 3600.0 as double)
             as age_hours,
+
+        -- dates
+        fx.rate_date as goods_value_fx_rate_date,
 
         -- timestamps
         alerts.opened_at,
@@ -271,6 +278,7 @@ final as (
         on alerts.shipment_id = shipment_goods.shipment_id
     left join order_customers
         on shipment_goods.order_id = order_customers.order_id
+    {{ fx_join('fx', 'shipment_goods.goods_value_currency', 'alert_as_of.as_of_at') }}
 )
 
 select * from final
