@@ -11,7 +11,8 @@ Raw feeds (two suites each, generated from ``ingestion.contracts``):
 - ``delivery`` (warn): the feed's last delivery: no file was unreadable, no file had more than
   a share of its rows quarantined, and the feed was loaded recently enough (freshness).
 
-Marts: mapping coverage per carrier (error), events matching known shipments (warn), pickup not after delivery unless flagged (error),
+Marts: mapping coverage per carrier (error), events matching known shipments (warn), event times
+resolved to UTC (warn), pickup not after delivery unless flagged (error),
 row counts against the trailing mean of earlier runs (warn). Money marts (``expectations/finance.py``):
 FX coverage of every converted amount, invoice totals against the raw invoice feeds, landed cost
 to the cent (error); finance freshness and row-count trends (warn).
@@ -362,6 +363,50 @@ def known_shipments_suite() -> Suite:
     )
 
 
+def event_time_resolved_min() -> float:
+    """Minimum share of a carrier's events (of known shipments) whose time could be put in UTC."""
+    return _env_float("WAYBILL_DQ_EVENT_TIME_RESOLVED", 1.0)
+
+
+def event_times_resolved_suite() -> Suite:
+    return Suite(
+        name="event_times_resolved",
+        asset="marts/fct_shipment_events",
+        description="Per carrier and source, at least "
+        f"{event_time_resolved_min():.0%} (WAYBILL_DQ_EVENT_TIME_RESOLVED) of the events of known "
+        "shipments have a UTC time: a local time without an offset or X12 time code is placed "
+        "through its location's time zone (seed ref_locations), and a place missing there "
+        "leaves event_at null (event_time_basis UNRESOLVED). Such an event is kept but cannot "
+        "set a milestone, so the shipment may look undelivered.",
+        sql="""
+        select coalesce(carrier_code, '(none)') as carrier_code, source, count(*) as events,
+               count(*) filter (where event_at is null) as unresolved_events,
+               1.0 - count(*) filter (where event_at is null)::double / count(*)
+                   as resolved_share
+        from marts.fct_shipment_events
+        where not is_unknown_shipment
+        group by 1, 2 order by 1, 2
+        """,
+        expectations=(
+            expect(
+                "expect_column_values_to_be_between",
+                column="resolved_share",
+                min_value=event_time_resolved_min(),
+                severity="warn",
+                why="an event without a UTC time sets no milestone: deliveries and pickups go "
+                "missing from the KPIs",
+            ),
+        ),
+        id_columns=("carrier_code", "source"),
+        requires=("marts.fct_shipment_events",),
+        remedy="Find the places: select location_city, location_locode, count(*) from "
+        "intermediate.int_carrier_events_mapped where event_time_basis = 'UNRESOLVED' group by "
+        "all. Add each place with its IANA time zone to dbt_project/seeds/ref_locations.csv "
+        "(docs/milestones.md, Time zones) and re-run, or ask the carrier to send UTC offsets "
+        "(X12: an AT7-07 time code).",
+    )
+
+
 def pickup_before_delivery_suite() -> Suite:
     return Suite(
         name="pickup_not_after_delivery",
@@ -441,6 +486,7 @@ def mart_suites() -> list[Suite]:
     return [
         mapping_coverage_suite(),
         known_shipments_suite(),
+        event_times_resolved_suite(),
         pickup_before_delivery_suite(),
         row_count_trend_suite("marts.fct_shipment_events"),
         row_count_trend_suite("marts.fct_shipments"),

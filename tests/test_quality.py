@@ -15,6 +15,7 @@ from expectations.suites import (
     all_suites,
     contract_suite,
     delivery_suite,
+    event_times_resolved_suite,
     known_shipments_suite,
     mapping_coverage_suite,
     pickup_before_delivery_suite,
@@ -210,6 +211,28 @@ def test_mapping_coverage_judges_only_events_of_known_shipments(con, monkeypatch
     # 2 of 100 events on unknown shipments: within the 95 % share
     _events_table(con, [("UPS", True, False)] * 98 + [("UPS", True, True)] * 2)
     assert run_suite(con, known_shipments_suite()).passed
+
+
+def test_events_without_a_utc_time_are_reported_per_carrier_and_source(con):
+    # A UPS scan at a town missing from ref_locations has no offset and no zone: event_at null.
+    con.execute("create schema marts")
+    con.execute(
+        """create table marts.fct_shipment_events as select * from (values
+        ('UPS', 'PARCEL', timestamp '2026-10-01 10:00', false),
+        ('UPS', 'PARCEL', null, false),
+        ('UPS', 'X12_214', timestamp '2026-10-01 11:00', false),
+        ('ODFL', 'X12_214', timestamp '2026-10-01 12:00', false),
+        ('ODFL', 'X12_214', null, true))
+        as t(carrier_code, source, event_at, is_unknown_shipment)"""
+    )
+    outcome = run_suite(con, event_times_resolved_suite())
+    [o] = outcome.outcomes
+    assert not o.passed and not outcome.blocks_publication
+    # only UPS parcel: UPS's X12 events are fine, ODFL's unresolved one is not our shipment
+    assert [(r["carrier_code"], r["source"]) for r in o.failing_sample] == [("UPS", "PARCEL")]
+    assert o.failing_sample[0]["resolved_share"] == 0.5
+    con.execute("update marts.fct_shipment_events set event_at = now() where event_at is null")
+    assert run_suite(con, event_times_resolved_suite()).passed
 
 
 def test_pickup_after_delivery_fails_unless_flagged_out_of_order(con):
