@@ -259,24 +259,51 @@ def carrier_on_time_trend(months: pl.DataFrame, carrier: str) -> go.Figure:
     return fig
 
 
-def transit_box(df: pl.DataFrame, carrier: str) -> go.Figure:
-    fig = px.box(
-        df.to_pandas(),
-        x="transport_mode",
-        y="transit_time_days",
-        color="transport_mode",
-        points="outliers",
-        hover_data=["shipment_id", "lane", "service_level"],
-        labels={
-            "transport_mode": "Mode",
-            "transit_time_days": "Transit time (days, picked up -> delivered)",
-            "service_level": "Service",
-            "shipment_id": "Shipment",
-            "lane": "Lane",
-        },
+def transit_box(transit: dict[str, pl.DataFrame], carrier: str) -> go.Figure:
+    """A box per mode from pre-aggregated quartiles and fences, with the listed outliers as
+    points (``data.carrier_transit_times``)."""
+    stats, outliers = transit["stats"], transit["outliers"]
+    fig = go.Figure()
+    for row in stats.iter_rows(named=True):
+        mode = row["transport_mode"]
+        fig.add_trace(
+            go.Box(
+                x=[mode],
+                q1=[row["q1"]],
+                median=[row["median"]],
+                q3=[row["q3"]],
+                lowerfence=[row["lower_fence"]],
+                upperfence=[row["upper_fence"]],
+                mean=[row["mean"]],
+                name=f"{mode} ({row['shipments']:,} shipments)",
+                boxpoints=False,
+                marker_color=NEUTRAL,
+                hoverinfo="y+name",
+            )
+        )
+        points = outliers.filter(pl.col("transport_mode") == mode)
+        if points.height:
+            shown = "" if points.height == row["outliers"] else f", {points.height:,} most extreme"
+            fig.add_trace(
+                go.Scatter(
+                    x=points["transport_mode"].to_list(),
+                    y=points["transit_time_days"].to_list(),
+                    mode="markers",
+                    marker={"color": BAD, "size": 5, "opacity": 0.6},
+                    name=f"{mode}: outliers ({row['outliers']:,}{shown})",
+                    customdata=points.select("shipment_id", "lane", "service_level").rows(),
+                    hovertemplate=(
+                        "Shipment %{customdata[0]}<br>Lane %{customdata[1]}<br>"
+                        "Service %{customdata[2]}<br>Transit %{y:.2f} days<extra></extra>"
+                    ),
+                )
+            )
+    fig.update_layout(
         title=f"{carrier}: transit-time distribution",
+        xaxis_title="Mode",
+        yaxis_title="Transit time (days, picked up -> delivered)",
+        showlegend=False,
     )
-    fig.update_layout(showlegend=False)
     return _layout(fig)
 
 

@@ -895,18 +895,59 @@ def carrier_ranking(f: Filters, scope: Scope = ALL) -> pl.DataFrame | None:
     )
 
 
-def carrier_transit_times(carrier: str, f: Filters, scope: Scope = ALL) -> pl.DataFrame:
+#: Outliers drawn as points per mode, most extreme first (the box itself is pre-aggregated).
+TRANSIT_OUTLIER_POINTS = 300
+
+
+def carrier_transit_times(carrier: str, f: Filters, scope: Scope = ALL) -> dict[str, pl.DataFrame]:
+    """The carrier's transit-time distribution per mode, computed in the snapshot so the page
+    sends a box per mode and at most ``TRANSIT_OUTLIER_POINTS`` points, not every shipment.
+
+    ``stats``: shipments, mean, min, max, quartiles (``quantile_cont``, linear interpolation) and
+    Tukey's fences (the most extreme transit times within 1.5 x IQR of the box), with the count of
+    outliers beyond them; ``outliers``: the most extreme outlying shipments with their lane and
+    service, for the hover."""
     w = shipment_where(f, date_column="delivered_at")
     w.parts.append("s.carrier_code = ?")
     w.params.append(carrier)
-    return query(
-        f"""select shipment_id, transport_mode, lane, service_level,
-            round(transit_time_days, 2) as transit_time_days
-        from marts.fct_shipments as s
-        where transit_time_days is not null and {w.sql}""",
+    transits = f"""transits as (
+            select shipment_id, transport_mode, lane, service_level, transit_time_days as days
+            from marts.fct_shipments as s
+            where transit_time_days is not null and {w.sql}),
+        box as (
+            select transport_mode, quantile_cont(days, 0.25) as q1,
+                quantile_cont(days, 0.75) as q3
+            from transits group by transport_mode),
+        fenced as (
+            select t.*, b.q1, b.q3,
+                t.days < b.q1 - 1.5 * (b.q3 - b.q1)
+                    or t.days > b.q3 + 1.5 * (b.q3 - b.q1) as is_outlier
+            from transits as t join box as b using (transport_mode))"""
+    stats = query(
+        f"""with {transits}
+        select transport_mode, count(*) as shipments, avg(days) as mean,
+            min(days) as min, any_value(q1) as q1, median(days) as median,
+            any_value(q3) as q3, max(days) as max,
+            min(days) filter (where not is_outlier) as lower_fence,
+            max(days) filter (where not is_outlier) as upper_fence,
+            count(*) filter (where is_outlier) as outliers
+        from fenced group by transport_mode order by transport_mode""",
         w.params,
         scope=scope,
     )
+    outliers = query(
+        f"""with {transits}
+        select shipment_id, transport_mode, lane, service_level,
+            round(days, 2) as transit_time_days
+        from fenced where is_outlier
+        qualify row_number() over (
+            partition by transport_mode
+            order by greatest(q1 - days, days - q3) desc, shipment_id) <= ?
+        order by transport_mode, transit_time_days""",
+        [*w.params, TRANSIT_OUTLIER_POINTS],
+        scope=scope,
+    )
+    return {"stats": stats, "outliers": outliers}
 
 
 def carrier_lane_matrix(
@@ -1102,14 +1143,22 @@ def alerts(f: Filters, scope: Scope = ALL) -> pl.DataFrame | None:
     if ALERTS not in tables(scope):
         return None
     w = shipment_where(f, alias="a")
+    # the converted value arrived with a later waybill: an older snapshot shows it empty
+    converted = "goods_value_reporting_amount" in columns_of(ALERTS, scope)
+    reporting = (
+        "a.goods_value_reporting_amount, a.reporting_currency"
+        if converted
+        else "null::decimal(18, 2) as goods_value_reporting_amount, null::varchar as reporting_currency"
+    )
     return query(
         f"""select a.alert_type, a.shipment_id, a.order_id, a.customer_id, a.carrier_code,
             a.transport_mode, a.lane, a.exception_type, a.responsible_party,
             a.alert_description, a.opened_at, a.as_of_at, a.age_hours, a.order_count,
+            {reporting},
             round(a.goods_value_amount, 2) as goods_value_amount, a.goods_value_currency
         from {ALERTS} as a
         where {w.sql}
-        order by a.age_hours desc nulls last, a.goods_value_amount desc nulls last""",
+        order by a.age_hours desc nulls last, goods_value_reporting_amount desc nulls last""",
         w.params,
         scope=scope,
     )
@@ -1141,12 +1190,81 @@ def finance_tables(scope: Scope = ALL) -> dict[str, int | None]:
     return {m: sizes.get(m) for m in FINANCE_MARTS}
 
 
-def mart(name: str, scope: Scope = ALL, limit: int | None = None) -> pl.DataFrame:
-    """A whole published mart (finance pages show them as they are)."""
+#: Per finance mart: the date the period filter applies to (None: the aging reports are what
+#: is open as of the snapshot, like the alerts, so an old unpaid invoice never drops out of
+#: view), and how a carrier, customer, mode or lane filter reaches it when the mart has no
+#: column of its own for it: through its ``shipment_id`` (fct_shipments, shipment_where), its
+#: ``order_id`` (fct_orders, order_where), or not at all (None).
+FINANCE_FILTERS: dict[str, tuple[str | None, str | None]] = {
+    "fct_freight_audit_invoices": ("invoice_date", "shipment"),
+    "fct_freight_audit_lines": ("invoice_date", "shipment"),
+    "rpt_payables_aging": (None, "shipment"),
+    "rpt_receivables_aging": (None, "order"),
+    "fct_order_margin": ("order_date", "order"),
+    "fct_landed_cost_lines": ("receipt_date", "order"),
+    "rpt_carrier_cost_monthly": ("month_start_date", None),
+}
+_OWN_COLUMN = {
+    "customers": "customer_id",
+    "carriers": "carrier_code",
+    "modes": "transport_mode",
+    "lanes": "lane",
+}
+
+
+def finance_where(name: str, f: Filters, scope: Scope = ALL, alias: str = "m") -> _Where:
+    """The filter bar on a finance mart: the period on its document date (FINANCE_FILTERS);
+    customer, carrier, mode and lane on its own column when it has one, else through its
+    shipment (an invoice of a shipment carrying the customer's orders) or order (an order with
+    a shipment by the carrier). A filter a mart cannot reach (carrier cost by customer) is not
+    applied; the page says which."""
+    date_column, link = FINANCE_FILTERS[name]
+    columns = set(columns_of(f"marts.{name}", scope))
+    w, linked = _Where(), {}
+    for attr, column in _OWN_COLUMN.items():
+        values = getattr(f, attr)
+        if values and column in columns:
+            w.parts.append(_in(f"{alias}.{column}", values, w.params))
+        elif values:
+            linked[attr] = values
+    if linked and link == "shipment":
+        inner = shipment_where(Filters(**linked), alias="fs")
+        w.parts.append(
+            f"""exists (select 1 from marts.fct_shipments as fs
+                where fs.shipment_id = {alias}.shipment_id and {inner.sql})"""
+        )
+        w.params.extend(inner.params)
+    elif linked and link == "order":
+        inner = order_where(Filters(**linked), alias="fo")
+        w.parts.append(
+            f"""exists (select 1 from marts.fct_orders as fo
+                where fo.order_id = {alias}.order_id and {inner.sql})"""
+        )
+        w.params.extend(inner.params)
+    if date_column and date_column in columns:
+        _date_range(w, f"{alias}.{date_column}", f)
+    return w
+
+
+def finance_unfiltered(name: str, f: Filters) -> list[str]:
+    """The filter bar's filters finance_where cannot apply to a mart (for the page to say)."""
+    if FINANCE_FILTERS[name][1] is not None:
+        return []
+    return [a for a in ("customers", "lanes") if getattr(f, a)]
+
+
+def mart(
+    name: str, scope: Scope = ALL, limit: int | None = None, f: Filters = NO_FILTERS
+) -> pl.DataFrame:
+    """A published finance mart under the filter bar (finance_where), rows as they are."""
     if name not in FINANCE_MARTS:
         raise ValueError(f"not a dashboard mart: {name}")
+    w = finance_where(name, f, scope)
     return query(
-        f"select * from marts.{name}" + (f" limit {int(limit)}" if limit else ""), scope=scope
+        f"select * from marts.{name} as m where {w.sql}"
+        + (f" limit {int(limit)}" if limit else ""),
+        w.params,
+        scope=scope,
     )
 
 
@@ -1154,10 +1272,13 @@ def mart(name: str, scope: Scope = ALL, limit: int | None = None) -> pl.DataFram
 AGING_BUCKETS = ("NOT_DUE", "0-30", "31-60", "61-90", ">90")
 
 
-def freight_audit_by_status(scope: Scope = ALL, by_carrier: bool = False) -> pl.DataFrame:
+def freight_audit_by_status(
+    scope: Scope = ALL, by_carrier: bool = False, f: Filters = NO_FILTERS
+) -> pl.DataFrame:
     """Carrier invoices per audit status (and carrier): count and reporting-currency amounts,
-    from fct_freight_audit_invoices as published."""
+    from fct_freight_audit_invoices under the filter bar (finance_where)."""
     by = "carrier_code, invoice_status" if by_carrier else "invoice_status"
+    w = finance_where("fct_freight_audit_invoices", f, scope)
     return query(
         f"""select {by}, count(*) as invoices,
             sum(invoiced_reporting_amount) as invoiced_reporting_amount,
@@ -1165,7 +1286,9 @@ def freight_audit_by_status(scope: Scope = ALL, by_carrier: bool = False) -> pl.
             sum(invoiced_reporting_amount) - sum(expected_reporting_amount)
                 as variance_reporting_amount,
             any_value(reporting_currency) as reporting_currency
-        from marts.fct_freight_audit_invoices group by {by} order by {by}""",
+        from marts.fct_freight_audit_invoices as m where {w.sql}
+        group by {by} order by {by}""",
+        w.params,
         scope=scope,
     )
 
@@ -1174,30 +1297,34 @@ def _bucket_order(column: str = "aging_bucket") -> str:
     return f"list_position({list(AGING_BUCKETS)}, {column})"
 
 
-def receivables_aging(scope: Scope = ALL) -> pl.DataFrame:
+def receivables_aging(scope: Scope = ALL, f: Filters = NO_FILTERS) -> pl.DataFrame:
     """AR per aging bucket: documents, open amount, unbilled deliveries (rpt_receivables_aging)."""
+    w = finance_where("rpt_receivables_aging", f, scope)
     return query(
         f"""select aging_bucket, count(*) as rows,
             sum(open_reporting_amount) as open_reporting_amount,
             count(*) filter (where is_unbilled_delivered) as unbilled_delivered,
             count(*) filter (where is_billed_without_pod) as billed_without_pod,
             any_value(reporting_currency) as reporting_currency
-        from marts.rpt_receivables_aging group by aging_bucket
+        from marts.rpt_receivables_aging as m where {w.sql} group by aging_bucket
         order by {_bucket_order()}""",
+        w.params,
         scope=scope,
     )
 
 
-def payables_aging(scope: Scope = ALL) -> pl.DataFrame:
+def payables_aging(scope: Scope = ALL, f: Filters = NO_FILTERS) -> pl.DataFrame:
     """AP per aging bucket and payable status: invoiced, approved and disputed amounts."""
+    w = finance_where("rpt_payables_aging", f, scope)
     return query(
         f"""select aging_bucket, payable_status, count(*) as rows,
             sum(invoiced_reporting_amount) as invoiced_reporting_amount,
             sum(approved_reporting_amount) as approved_reporting_amount,
             sum(disputed_reporting_amount) as disputed_reporting_amount,
             any_value(reporting_currency) as reporting_currency
-        from marts.rpt_payables_aging group by aging_bucket, payable_status
+        from marts.rpt_payables_aging as m where {w.sql} group by aging_bucket, payable_status
         order by {_bucket_order()}, payable_status""",
+        w.params,
         scope=scope,
     )
 
@@ -1212,7 +1339,7 @@ MARGIN_AMOUNTS = (
 )
 
 
-def margin_by(dimension: str | None, scope: Scope = ALL) -> pl.DataFrame:
+def margin_by(dimension: str | None, scope: Scope = ALL, f: Filters = NO_FILTERS) -> pl.DataFrame:
     """fct_order_margin summed over all orders (dimension None) or per customer_id / lane:
     orders, provisional orders, orders whose goods are valued at price (no unit cost), every
     amount, margin % = margin / net revenue."""
@@ -1220,6 +1347,7 @@ def margin_by(dimension: str | None, scope: Scope = ALL) -> pl.DataFrame:
         raise ValueError(f"cannot group margin by {dimension}")
     sums = ", ".join(f"sum({c}) as {c}" for c in MARGIN_AMOUNTS)
     key = f"{dimension}, " if dimension else ""
+    w = finance_where("fct_order_margin", f, scope)
     return query(
         f"""select {key}count(*) as orders, count(*) filter (where is_provisional)
                 as provisional_orders,
@@ -1228,9 +1356,10 @@ def margin_by(dimension: str | None, scope: Scope = ALL) -> pl.DataFrame:
             sum(contribution_margin_reporting_amount)
                 / nullif(sum(net_revenue_reporting_amount), 0) as contribution_margin_rate,
             any_value(reporting_currency) as reporting_currency
-        from marts.fct_order_margin
+        from marts.fct_order_margin as m where {w.sql}
         {f"group by {dimension} order by contribution_margin_reporting_amount" if dimension else ""}
         """,
+        w.params,
         scope=scope,
     )
 
@@ -1246,14 +1375,24 @@ LANDED_COST_AMOUNTS = (
 )
 
 
-def landed_cost_breakdown(scope: Scope = ALL) -> pl.DataFrame:
-    """Landed cost per component and Incoterm over every order line (fct_landed_cost_lines)."""
-    unpivot = " union all ".join(
-        f"select incoterm, '{c.removesuffix('_reporting_amount')}' as component, "
-        f"sum({c}) as reporting_amount from marts.fct_landed_cost_lines group by incoterm"
-        for c in LANDED_COST_AMOUNTS
+def landed_cost_breakdown(scope: Scope = ALL, f: Filters = NO_FILTERS) -> pl.DataFrame:
+    """Landed cost per component and Incoterm over the order lines under the filter bar
+    (fct_landed_cost_lines)."""
+    w = finance_where("fct_landed_cost_lines", f, scope)
+    sums = ", ".join(f"sum({c}) as {c}" for c in LANDED_COST_AMOUNTS)
+    by_incoterm = query(
+        f"""select incoterm, {sums} from marts.fct_landed_cost_lines as m where {w.sql}
+        group by incoterm""",
+        w.params,
+        scope=scope,
     )
-    return query(f"select * from ({unpivot}) order by incoterm, component", scope=scope)
+    return (
+        by_incoterm.unpivot(
+            index="incoterm", variable_name="component", value_name="reporting_amount"
+        )
+        .with_columns(pl.col("component").str.strip_suffix("_reporting_amount"))
+        .sort("incoterm", "component")
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboards import data
+from dashboards import charts, data
 from ingestion.load import load_landing
 from waybill.publish import publish_snapshot
 from waybill.users import add_user, authenticate, load_users
@@ -22,6 +22,8 @@ APP = str(Path(__file__).parent.parent / "dashboards" / "app.py")
 PAGES = ["overview", "carriers", "shipments", "exceptions", "finance", "quality", "workbench"]
 TENANT_PAGES = ["overview", "shipments", "exceptions", "finance", "workbench"]
 PERIOD = (date(2026, 8, 1), date(2026, 10, 31))
+#: a period wider than any data set: the whole snapshot (the filter bar's date range ends 2100)
+WHOLE_HISTORY = (date(2000, 1, 1), date(2099, 12, 31))
 
 
 _COMPONENTS = None  # Streamlit's component registry, built by the first AppTest
@@ -207,7 +209,7 @@ def test_overview_under_a_carrier_and_customer_filter_equals_the_orders_recounte
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", ["overview", "carriers", "exceptions"])
+@pytest.mark.parametrize("page", ["overview", "carriers", "exceptions", "finance"])
 def test_filters_that_match_nothing_say_so(snapshot, page):
     def setup(at):
         # An ocean carrier never carries parcels: valid options, empty together.
@@ -259,6 +261,48 @@ def test_carrier_page_shows_the_picked_carrier_with_its_volume(snapshot):
     ).row(0, named=True)
     assert metrics["Invoice accuracy"] == f"{100 * money['acc']:.1f} %"
     assert metrics["Cost per shipment (USD)"] == f"{money['per_shipment']:,.2f}"
+
+
+@pytest.mark.slow
+def test_transit_box_is_the_carriers_quartiles_and_fences_without_every_point(
+    snapshot, monkeypatch
+):
+    # Recomputed with polars from the shipments (linear-interpolated quartiles, Tukey fences at
+    # 1.5 x IQR), not read back from the dashboard's SQL.
+    shipments = marts(
+        snapshot,
+        """select shipment_id, transport_mode, transit_time_days from marts.fct_shipments
+        where carrier_code = 'FEDEX' and transit_time_days is not null""",
+    )
+    days = shipments["transit_time_days"]
+    q1, median, q3 = (days.quantile(q, interpolation="linear") for q in (0.25, 0.5, 0.75))
+    low, high = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+    inside = days.filter((days >= low) & (days <= high))
+    outlying = shipments.filter(
+        (pl.col("transit_time_days") < low) | (pl.col("transit_time_days") > high)
+    )
+    assert outlying.height >= 2, "the fixture should have outliers to draw"
+    monkeypatch.setattr(data, "TRANSIT_OUTLIER_POINTS", 1)
+
+    got = data.carrier_transit_times("FEDEX", data.NO_FILTERS)
+
+    row = got["stats"].row(0, named=True)
+    assert got["stats"].height == shipments["transport_mode"].n_unique() == 1
+    assert row["shipments"] == shipments.height
+    assert (row["q1"], row["median"], row["q3"]) == pytest.approx((q1, median, q3))
+    assert (row["lower_fence"], row["upper_fence"]) == pytest.approx((inside.min(), inside.max()))
+    assert row["outliers"] == outlying.height
+    # Only the single most extreme outlier is sent, not every shipment.
+    extreme = outlying.sort(
+        pl.max_horizontal(q1 - pl.col("transit_time_days"), pl.col("transit_time_days") - q3),
+        descending=True,
+    )["shipment_id"][0]
+    assert got["outliers"]["shipment_id"].to_list() == [extreme]
+    fig = charts.transit_box(got, "FEDEX")
+    assert [t.type for t in fig.data] == ["box", "scatter"]
+    assert fig.data[0].q3 == pytest.approx([q3])
+    mode = row["transport_mode"]
+    assert fig.data[1].name == f"{mode}: outliers ({outlying.height:,}, 1 most extreme)"
 
 
 @pytest.mark.slow
@@ -744,7 +788,7 @@ def cents(series) -> list[float]:
 
 @pytest.mark.slow
 def test_finance_page_numbers_equal_the_finance_marts(snapshot):
-    at = open_page("finance")
+    at = open_page("finance", lambda a: set_period(a, *WHOLE_HISTORY))
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
 
@@ -811,6 +855,46 @@ def test_finance_page_numbers_equal_the_finance_marts(snapshot):
     assert "costed at the selling price" not in texts(at)
 
 
+@pytest.mark.slow
+def test_finance_page_applies_the_filter_bar_through_each_documents_links(snapshot):
+    # Recounted with polars from the published marts and the shipment lines (the link between
+    # orders and shipments), not with the dashboard's SQL.
+    invoices = marts(snapshot, "select * from marts.fct_freight_audit_invoices")
+    lines = marts(snapshot, "select order_id, shipment_id from staging.stg_oms__shipment_lines")
+    orders = marts(snapshot, "select order_id, customer_id from marts.fct_orders")
+    customer = orders["customer_id"].sort()[0]
+    start, end = PERIOD
+
+    def setup(at):
+        set_period(at, start, end)
+        at.session_state["flt_customers"] = [customer]
+
+    at = open_page("finance", setup)
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+
+    carrying = set(
+        lines.join(orders.filter(pl.col("customer_id") == customer), on="order_id")["shipment_id"]
+    )
+    mine = invoices.filter(
+        pl.col("shipment_id").is_in(carrying), pl.col("invoice_date").is_between(start, end)
+    )
+    assert 0 < mine.height < invoices.height
+    assert metrics["Invoices audited"] == f"{mine.height:,}"
+    margin = marts(
+        snapshot,
+        f"""select count(*) as n from marts.fct_order_margin where customer_id = '{customer}'
+        and order_date between '{start}' and '{end}'""",
+    )["n"][0]
+    assert metrics["Orders"] == f"{margin:,}"
+    # the aging is what is open now: the customer filter applies, the period does not
+    ar = marts(
+        snapshot,
+        f"select count(*) as n from marts.rpt_receivables_aging where customer_id = '{customer}'",
+    )["n"][0]
+    assert frame_with(at, "aging_bucket", "open_reporting_amount")["rows"].sum() == ar
+
+
 @pytest.fixture
 def snapshot_goods_at_price(pipeline_run, tmp_path, monkeypatch) -> tuple[Path, int, int]:
     """A copy of the snapshot where every order of one customer had no unit cost (as in the
@@ -842,7 +926,7 @@ def test_a_margin_with_goods_costed_at_price_says_it_is_understated(snapshot_goo
     expected = (
         f"{flagged:,} of {orders:,} orders ({100 * flagged / orders:.1f} %) have no unit cost"
     )
-    at = open_page("finance")
+    at = open_page("finance", lambda a: set_period(a, *WHOLE_HISTORY))
     assert not at.exception, at.exception
     assert any(expected in w.value for w in at.warning), [w.value for w in at.warning]
     # on the overview, under the margin tile, over the whole history

@@ -19,6 +19,7 @@ import pytest
 
 from generator import truth
 from tests.conftest import waybill
+from tests.test_orders import read_order_files
 
 pytestmark = pytest.mark.slow
 
@@ -300,8 +301,53 @@ def test_export_filters_by_carrier_and_date(pipeline_run, snapshot, tmp_path):
         con.close()
     assert df.height == n
     assert set(df["carrier_code"].to_list()) <= {"UPS"}
-    bad = waybill("export", "landed-cost", "--carrier", "UPS", data_dir=pipeline_run["data_dir"])
-    assert bad.returncode == 2 and "does not apply" in bad.stdout
+
+
+def test_export_filters_a_carrier_or_customer_the_report_does_not_name_through_the_shipments(
+    pipeline_run, tmp_path
+):
+    """Landed cost lines name no carrier and audit lines no customer: --carrier keeps the order
+    lines of orders on a shipment of that carrier, --customer the invoice lines of shipments
+    carrying that customer's orders. The links are recomputed here from the landing order and
+    shipment files with plain polars."""
+    landing = pipeline_run["settings"].landing
+    orders = read_order_files(landing / "orders").select("order_id", "customer_id").unique()
+    # the rows the generator planted malformed are quarantined, so they link nothing
+    [feed] = pipeline_run["manifest"]["feeds"]["shipments"]["files"]
+    bad = [r["row_number"] for r in feed["malformed_rows"]]
+    shipments = (
+        pl.read_csv(landing / feed["name"], infer_schema=False, truncate_ragged_lines=True)
+        .with_row_index("line", offset=2)
+        .filter(~pl.col("line").is_in(bad))
+        .select("shipment_id", "order_id", pl.col("carrier_code").str.to_uppercase())
+    )
+    customer = orders["customer_id"].sort()[0]
+
+    def export(report: str, *filters: str) -> pl.DataFrame:
+        out = tmp_path / f"{report}.parquet"
+        run = waybill(
+            "export", report, "--format", "parquet", "--out", str(out), *filters,
+            data_dir=pipeline_run["data_dir"], timeout=300,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout + run.stderr
+        return pl.read_parquet(out)
+
+    everything = export("landed-cost")
+    ups_orders = set(shipments.filter(pl.col("carrier_code") == "UPS")["order_id"])
+    ups = export("landed-cost", "--carrier", "ups")
+    assert 0 < ups.height < everything.height
+    assert ups.height == everything.filter(pl.col("order_id").is_in(ups_orders)).height
+    assert set(ups["order_id"]) <= ups_orders
+
+    audit = export("freight-audit-exceptions")
+    mine = set(
+        shipments.join(orders.filter(pl.col("customer_id") == customer), on="order_id")[
+            "shipment_id"
+        ]
+    )
+    flagged = export("freight-audit-exceptions", "--customer", customer.lower())
+    assert flagged.height == audit.filter(pl.col("shipment_id").is_in(mine)).height
+    assert set(flagged["shipment_id"]) <= mine
 
 
 def test_the_pipeline_run_wrote_every_export_with_the_run_date(pipeline_run):

@@ -32,6 +32,7 @@ EARLY_TOLERANCE = timedelta(hours=24)
 ORDER_COLUMNS = [
     "order_id",
     "line_number",
+    "customer_id",
     "sku",
     "quantity",
     "created_at",

@@ -33,6 +33,20 @@ class Report:
     carrier_column: str | None = None
     customer_column: str | None = None
     status_column: str | None = None
+    #: where the mart names no customer (carrier) itself, --customer (--carrier) goes through
+    #: the shipments (orders) it links to: ``shipment_id`` / ``order_id`` column, else None
+    shipment_column: str | None = None
+    order_column: str | None = None
+
+
+#: Shipments carrying an order of a customer, and orders on a shipment of a carrier (the
+#: shipment lines link the two; a consolidated shipment belongs to each of its customers).
+_SHIPMENTS_OF_CUSTOMER = """select b.shipment_id from staging.stg_oms__shipment_lines as b
+    inner join marts.fct_orders as o on o.order_id = b.order_id
+    where upper(o.customer_id) = upper(?)"""
+_ORDERS_OF_CARRIER = """select b.order_id from staging.stg_oms__shipment_lines as b
+    inner join marts.fct_shipments as s on s.shipment_id = b.shipment_id
+    where upper(s.carrier_code) = upper(?)"""
 
 
 REPORTS: dict[str, Report] = {
@@ -46,6 +60,7 @@ REPORTS: dict[str, Report] = {
         where="line_status not in ('MATCHED', 'WITHIN_TOLERANCE')",
         carrier_column="carrier_code",
         status_column="line_status",
+        shipment_column="shipment_id",
     ),
     "receivables-aging": Report(
         table="marts.rpt_receivables_aging",
@@ -68,6 +83,7 @@ REPORTS: dict[str, Report] = {
         order_by="carrier_code, invoice_number, copy_number",
         carrier_column="carrier_code",
         status_column="aging_bucket",
+        shipment_column="shipment_id",
     ),
     "margin": Report(
         table="marts.fct_order_margin",
@@ -89,6 +105,7 @@ REPORTS: dict[str, Report] = {
         order_by="order_id, line_number",
         customer_column="customer_id",
         status_column="incoterm",
+        order_column="order_id",
     ),
 }
 
@@ -130,15 +147,23 @@ def read_report_from(
     if date_to:
         where.append(f"{spec.date_column} <= ?")
         params.append(date_to)
-    for value, column, label in (
-        (carrier, spec.carrier_column, "--carrier"),
-        (customer, spec.customer_column, "--customer"),
+    for value, column, link, label in (
+        (carrier, spec.carrier_column, (spec.order_column, _ORDERS_OF_CARRIER), "--carrier"),
+        (
+            customer,
+            spec.customer_column,
+            (spec.shipment_column, _SHIPMENTS_OF_CUSTOMER),
+            "--customer",
+        ),
     ):
         if value is None:
             continue
-        if column is None:
+        if column is not None:
+            where.append(f"upper({column}) = upper(?)")
+        elif link[0] is not None:
+            where.append(f"{link[0]} in ({link[1]})")
+        else:
             raise ValueError(f"{label} does not apply to the {report} report")
-        where.append(f"upper({column}) = upper(?)")
         params.append(value)
     sql = f"select * from {spec.table} where {' and '.join(where)} order by {spec.order_by}"
     return frame(con, sql, params)

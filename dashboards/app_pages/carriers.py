@@ -101,7 +101,7 @@ if trend.height:
     c1.plotly_chart(charts.carrier_on_time_trend(trend, carrier), width="stretch")
 else:
     c1.info("No deliveries by this carrier in the period.")
-if transit.height:
+if transit["stats"].height:
     c2.plotly_chart(charts.transit_box(transit, carrier), width="stretch")
 else:
     c2.info("No completed transits (picked up and delivered) in the period.")

@@ -10,6 +10,7 @@ from dashboards import charts, data, ui
 
 st.title("Finance and reconciliation")
 ui.require_snapshot()
+f = ui.filters()
 sc = ui.scope()
 rows = ui.call("finance_tables", scope=sc)
 present = {m: bool(n) for m, n in rows.items()}
@@ -37,8 +38,11 @@ if missing and not sc.is_tenant:
 if empty and not sc.is_tenant:
     st.caption("Empty in this data set: " + ", ".join(empty))
 st.caption(
-    "Whole snapshot (the sidebar filters do not apply here). Amounts in the reporting currency "
-    "(ECB rates at the document date, docs/finance.md)."
+    "Sidebar filters apply: the period to each document's own date (carrier invoice date, "
+    "order date, goods receipt date; not to the agings, which show what is open now), customer, "
+    "carrier, mode and lane to the document's own columns or through its shipment or order "
+    "(docs/dashboard.md). Amounts in the reporting currency (ECB rates at the document date, "
+    "docs/finance.md)."
 )
 
 
@@ -59,9 +63,13 @@ def amounts(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(pl.col(c).cast(pl.Float64).round(2) for c in df.columns if "amount" in c)
 
 
+audit = None
 if present.get("fct_freight_audit_invoices"):
     st.subheader("Freight audit: carrier invoices by status")
-    audit = ui.call("freight_audit_by_status", scope=sc)
+    audit = ui.call("freight_audit_by_status", scope=sc, f=f)
+    if audit.height == 0:
+        ui.no_match("carrier invoices")
+if audit is not None and audit.height:
     cur = currency_of(audit)
     total_invoiced = audit["invoiced_reporting_amount"].cast(pl.Float64).sum()
     flagged = audit.filter(~pl.col("invoice_status").is_in(["MATCHED", "WITHIN_TOLERANCE"]))
@@ -77,7 +85,7 @@ if present.get("fct_freight_audit_invoices"):
         help="Invoiced minus expected on invoices not MATCHED or WITHIN_TOLERANCE.",
         border=True,
     )
-    by_carrier = ui.call("freight_audit_by_status", scope=sc, by_carrier=True)
+    by_carrier = ui.call("freight_audit_by_status", scope=sc, by_carrier=True, f=f)
     c1, c2 = st.columns([3, 2])
     c1.plotly_chart(
         charts.status_bar(by_carrier, "invoice_status", "invoices", "Invoices by audit status"),
@@ -89,50 +97,63 @@ if present.get("fct_freight_audit_invoices"):
         ui.table(amounts(by_carrier), "fin_audit_carrier", "freight_audit_by_carrier.csv")
         if present.get("fct_freight_audit_lines"):
             ui.table(
-                ui.call("mart", "fct_freight_audit_lines", scope=sc),
+                ui.call("mart", "fct_freight_audit_lines", scope=sc, f=f),
                 "fin_audit_lines",
                 "fct_freight_audit_lines.csv",
             )
+
+
+def aging_block(df: pl.DataFrame, title: str, amount: str, chart_title: str, key: str, **kw):
+    """One aging chart and its table, or the no-match note."""
+    st.markdown(f"**{title} ({currency_of(df)})**")
+    if df.height == 0:
+        ui.no_match("documents")
+        return
+    shown = df.filter(pl.col("aging_bucket").is_not_null())
+    st.plotly_chart(
+        charts.status_bar(
+            shown.with_columns(pl.col(amount).cast(pl.Float64)),
+            "aging_bucket",
+            amount,
+            chart_title,
+            amount.removesuffix("_reporting_amount").replace("_", " ") + " amount",
+            **kw,
+        ),
+        width="stretch",
+    )
+    st.dataframe(amounts(df), hide_index=True, width="stretch", key=key)
+
 
 if present.get("rpt_receivables_aging") or present.get("rpt_payables_aging"):
     st.subheader("Aging")
     c1, c2 = st.columns(2)
     if present.get("rpt_receivables_aging"):
-        ar = ui.call("receivables_aging", scope=sc)
         with c1:
-            st.markdown(f"**Receivables (AR), open amount by bucket ({currency_of(ar)})**")
-            st.plotly_chart(
-                charts.status_bar(
-                    ar.with_columns(pl.col("open_reporting_amount").cast(pl.Float64)),
-                    "aging_bucket",
-                    "open_reporting_amount",
-                    "AR open by aging bucket",
-                    "open amount",
-                ),
-                width="stretch",
+            aging_block(
+                ui.call("receivables_aging", scope=sc, f=f),
+                "Receivables (AR), open amount by bucket",
+                "open_reporting_amount",
+                "AR open by aging bucket",
+                "fin_ar",
             )
-            st.dataframe(amounts(ar), hide_index=True, width="stretch", key="fin_ar")
     if present.get("rpt_payables_aging") and not sc.is_tenant:
-        ap = ui.call("payables_aging", scope=sc)
-        invoiced = ap.filter(pl.col("aging_bucket").is_not_null())
         with c2:
-            st.markdown(f"**Payables (AP), invoiced by bucket and status ({currency_of(ap)})**")
-            st.plotly_chart(
-                charts.status_bar(
-                    invoiced.with_columns(pl.col("invoiced_reporting_amount").cast(pl.Float64)),
-                    "aging_bucket",
-                    "invoiced_reporting_amount",
-                    "AP invoiced by aging bucket",
-                    "invoiced amount",
-                    color="payable_status",
-                ),
-                width="stretch",
+            aging_block(
+                ui.call("payables_aging", scope=sc, f=f),
+                "Payables (AP), invoiced by bucket and status",
+                "invoiced_reporting_amount",
+                "AP invoiced by aging bucket",
+                "fin_ap",
+                color="payable_status",
             )
-            st.dataframe(amounts(ap), hide_index=True, width="stretch", key="fin_ap")
 
+total = None
 if present.get("fct_order_margin"):
     st.subheader("Margin")
-    total = ui.call("margin_by", None, scope=sc).row(0, named=True)
+    total = ui.call("margin_by", None, scope=sc, f=f).row(0, named=True)
+    if not total["orders"]:
+        ui.no_match("orders with a margin")
+if total and total["orders"]:
     cur = total.get("reporting_currency") or ""
     m = st.columns(4)
     m[0].metric("Orders", f"{total['orders']:,}", border=True)
@@ -160,31 +181,37 @@ if present.get("fct_order_margin"):
         st.warning(note)
     c1, c2 = st.columns(2)
     for col, dim, label in ((c1, "customer_id", "customer"), (c2, "lane", "lane")):
-        by = ui.call("margin_by", dim, scope=sc)
+        by = ui.call("margin_by", dim, scope=sc, f=f)
         with col:
             st.markdown(f"**Margin by {label}** (lowest first)")
             ui.table(amounts(by), f"fin_margin_{dim}", f"margin_by_{dim}.csv", page_size=15)
 
 if present.get("fct_landed_cost_lines"):
     st.subheader("Landed cost by component and Incoterm")
-    st.plotly_chart(
-        charts.status_bar(
-            ui.call("landed_cost_breakdown", scope=sc).with_columns(
-                pl.col("reporting_amount").cast(pl.Float64)
+    landed = ui.call("landed_cost_breakdown", scope=sc, f=f)
+    if landed.height == 0:
+        ui.no_match("order lines with a landed cost")
+    else:
+        st.plotly_chart(
+            charts.status_bar(
+                landed.with_columns(pl.col("reporting_amount").cast(pl.Float64)),
+                "incoterm",
+                "reporting_amount",
+                "Landed cost components by Incoterm",
+                "amount",
+                color="component",
             ),
-            "incoterm",
-            "reporting_amount",
-            "Landed cost components by Incoterm",
-            "amount",
-            color="component",
-        ),
-        width="stretch",
-    )
+            width="stretch",
+        )
 
 if present.get("rpt_carrier_cost_monthly"):
-    with st.expander("Carrier cost by month (rpt_carrier_cost_monthly)"):
+    unfiltered = data.finance_unfiltered("rpt_carrier_cost_monthly", f)
+    label = "Carrier cost by month (rpt_carrier_cost_monthly)"
+    if unfiltered:
+        label += f"; per carrier, so the {' and '.join(unfiltered)} filter does not apply"
+    with st.expander(label):
         ui.table(
-            ui.call("mart", "rpt_carrier_cost_monthly", scope=sc),
+            ui.call("mart", "rpt_carrier_cost_monthly", scope=sc, f=f),
             "fin_carrier_cost",
             "rpt_carrier_cost_monthly.csv",
         )
@@ -193,7 +220,9 @@ st.divider()
 st.subheader("Exports")
 st.caption(
     "The reports `waybill export` writes to data/exports/, built from this snapshot"
-    + (" (your rows only)." if sc.is_tenant else ".")
+    + (" (your rows only)" if sc.is_tenant else "")
+    + "; the whole report, not the filters above (the CLI takes --from, --to, --carrier and "
+    "--customer)."
     + " The XLSX has the same summary sheet (filters, row count, money totals, rows per status)."
 )
 fmt = st.radio("Format", ["CSV", "XLSX", "Parquet"], horizontal=True, key="export_format")
