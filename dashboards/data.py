@@ -1227,18 +1227,16 @@ def finance_where(name: str, f: Filters, scope: Scope = ALL, alias: str = "m") -
             w.parts.append(_in(f"{alias}.{column}", values, w.params))
         elif values:
             linked[attr] = values
-    if linked and link == "shipment":
-        inner = shipment_where(Filters(**linked), alias="fs")
+    if linked and link:
+        # (where, table, key) of the shipment or order the document belongs to
+        where, table, key = {
+            "shipment": (shipment_where, "marts.fct_shipments", "shipment_id"),
+            "order": (order_where, "marts.fct_orders", "order_id"),
+        }[link]
+        inner = where(Filters(**linked), alias="l")
         w.parts.append(
-            f"""exists (select 1 from marts.fct_shipments as fs
-                where fs.shipment_id = {alias}.shipment_id and {inner.sql})"""
-        )
-        w.params.extend(inner.params)
-    elif linked and link == "order":
-        inner = order_where(Filters(**linked), alias="fo")
-        w.parts.append(
-            f"""exists (select 1 from marts.fct_orders as fo
-                where fo.order_id = {alias}.order_id and {inner.sql})"""
+            f"""exists (select 1 from {table} as l
+                where l.{key} = {alias}.{key} and {inner.sql})"""
         )
         w.params.extend(inner.params)
     if date_column and date_column in columns:
