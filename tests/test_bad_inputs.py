@@ -18,7 +18,17 @@ from hypothesis import strategies as st
 
 from ingestion.contracts import FEEDS
 from ingestion.load import load_landing
-from tests.bad_inputs.corpus import CASES, DCSA_INVALID, R1, R2, R3, RETURNS, Case, x12_214
+from tests.bad_inputs.corpus import (
+    CASES,
+    DCSA_INVALID,
+    R1,
+    R2,
+    R3,
+    RETURNS,
+    Case,
+    x12_210,
+    x12_214,
+)
 
 CONFORMANCE = (
     Path(__file__).resolve().parents[2]
@@ -53,6 +63,14 @@ GOOD = {
         '"timestamp": "2026-10-01T10:00:00+02:00"}]}]}',
     ),
     "x12_214": ("zz_good.edi", x12_214(isa_control="000000777", iea_control="000000777")),
+    "x12_210": ("zz_good.edi", x12_210()),
+    "orders": (
+        "zz_good.csv",
+        "order_id,line_number,customer_id,created_at,promised_delivery_end,incoterm,"
+        "origin_country,destination_country,currency,sku,quantity,unit_price\n"
+        "O9,1,CUST-9,2026-10-01T10:00:00Z,2026-10-05T18:00:00Z,FOB,DE,US,EUR,SKU-9,2,10.00\n",
+    ),
+    "fx_rates": ("zz_good.csv", "Date,USD,\n2026-09-30,1.0840,\n"),
 }
 
 

@@ -91,6 +91,41 @@ DCSA_V22 = """[
 ]"""
 
 
+ORDER_JSON = """[
+ {"order_id": "O1", "customer_id": "CUST-1", "created_at": "2026-10-01T10:00:00Z",
+  "promised_delivery_end": "2026-10-05T18:00:00Z", "incoterm": "DAP", "origin_country": "DE",
+  "destination_country": "FR", "currency": "EUR",
+  "lines": [{"line_number": 1, "sku": "A-1", "quantity": 2, "unit_price": "5.00"}, "oops"]},
+ {"order_id": "O2", "customer_id": "CUST-1", "created_at": "2026-10-01T11:00:00Z",
+  "lines": []}
+]"""
+
+
+def x12_210(iea: bool = True) -> str:
+    """One carrier invoice (X12 210) in an interchange, as the generator writes them."""
+    segments = [
+        "ISA*00*          *00*          *02*JBHT           *ZZ*WAYBILLSHIPPER *260830*0600*U*"
+        "00401*000500001*0*P*>",
+        "GS*IM*JBHT*WAYBILLSHIPPER*20260830*0600*1*X*004010",
+        "ST*210*0001",
+        "B3**JBHINV00000052*SHP000000052*PP*K*20260718*319488**20260713*035*JBHT",
+        "C3*USD",
+        "N9*BM*BOL000000052",
+        "LX*1",
+        "L0*1***21716.1*G******K",
+        "L1*1*2496.0000*PS*249600****400",
+        "LX*2",
+        "L0*2***21716.1*G******K",
+        "L1*2*28.0000*PC*69888****FUE",
+        "L3*21716.1*G***319488",
+        "SE*12*0001",
+        "GE*1*1",
+    ]
+    if iea:
+        segments.append("IEA*1*000500001")
+    return "~\n".join(segments) + "~\n"
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -314,7 +349,59 @@ CASES: tuple[Case, ...] = (
             ("$[4]", None, "structure"),
         ),
     ),
+    Case(
+        "orders_json_bad_lines",
+        "orders",
+        "api_page.json",
+        ORDER_JSON.encode(),
+        "an API page of orders: a line that is a string, an order without lines",
+        loaded=1,
+        quarantined=(("$[0].lines[1]", None, "structure"), ("$[1]", None, "structure")),
+    ),
+    # ------------------------------------------------------------------ binary order uploads
+    Case(
+        "orders_xlsx_not_a_workbook",
+        "orders",
+        "upload.xlsx",
+        b"PK\x03\x04 a zip header and then nothing a workbook needs",
+        "a file named .xlsx that is not a workbook (a broken upload)",
+        failed=("file", "not a readable XLSX workbook"),
+    ),
+    Case(
+        "orders_parquet_truncated",
+        "orders",
+        "export.parquet",
+        b"PAR1\x15\x00\x15\x1c\x15\x1e,\x15\x04",
+        "a Parquet file cut off after its first bytes",
+        failed=("file", "not a readable Parquet file"),
+    ),
+    # ------------------------------------------------------------------ ECB reference rates
+    Case(
+        "ecb_wrong_layout",
+        "fx_rates",
+        "rates.csv",
+        _lines("currency,rate", "USD,1.0853"),
+        "a rates file in some other layout than the ECB's eurofxref-hist.csv",
+        failed=("line 1 (header)", "eurofxref-hist.csv layout"),
+    ),
+    Case(
+        "ecb_bad_cell",
+        "fx_rates",
+        "eurofxref-hist.csv",
+        _lines("Date,USD,JPY,", "2026-10-02,1.0853,N/A,", "2026-10-01,abc,161.20,"),
+        "an ECB file with N/A (no rate that day: not a row) and one cell that is not a number",
+        loaded=2,
+        quarantined=(("line 3, column USD", "rate_per_eur", "type:decimal"),),
+    ),
     # ------------------------------------------------------------------ X12
+    Case(
+        "x12_210_missing_iea",
+        "x12_210",
+        "JBHT_210_missing_iea.edi",
+        x12_210(iea=False).encode(),
+        "a carrier invoice interchange without its IEA trailer",
+        failed=("end of file after segment 15 (GE)", "no IEA trailer"),
+    ),
     Case(
         "x12_ok_unknown_at7",
         "x12_214",
