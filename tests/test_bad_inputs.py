@@ -7,6 +7,7 @@ names the file, the position, the field (for a field's rule) and the rule.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -21,6 +22,7 @@ from ingestion.load import load_landing
 from tests.bad_inputs.corpus import (
     CASES,
     DCSA_INVALID,
+    DCSA_V22,
     R1,
     R2,
     R3,
@@ -258,15 +260,28 @@ VALID = _valid_feed()
 
 
 @st.composite
-def corruptions(draw) -> bytes:
+def corruptions(
+    draw,
+    valid: bytes = VALID,
+    alphabet: tuple[bytes, ...] = (
+        b",",
+        b"\n",
+        b'"',
+        b";",
+        b"\r",
+        b"\x00",
+        b"\xff",
+        b"9",
+        b"-",
+        b" ",
+    ),
+) -> bytes:
     """A valid feed with a few random byte edits: overwrite, insert, delete, truncate."""
-    data = bytearray(VALID)
+    data = bytearray(valid)
     for _ in range(draw(st.integers(1, 6))):
         kind = draw(st.sampled_from(["overwrite", "insert", "delete", "truncate"]))
         pos = draw(st.integers(0, max(len(data) - 1, 0)))
-        byte = draw(
-            st.sampled_from([b",", b"\n", b'"', b";", b"\r", b"\x00", b"\xff", b"9", b"-", b" "])
-        )
+        byte = draw(st.sampled_from(alphabet))
         if kind == "overwrite" and data:
             data[pos : pos + 1] = byte
         elif kind == "insert":
@@ -311,3 +326,59 @@ def test_random_corruption_of_a_valid_feed_never_loses_a_row_silently(content, t
     finally:
         con.close()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+#: The structured formats, with the bytes that matter to their grammar.
+STRUCTURED = {
+    "dcsa": (
+        "corrupt.json",
+        (DCSA_V22 * 1).encode(),
+        (b"{", b"}", b"[", b"]", b",", b":", b'"', b"\\", b"\x00", b"\xff", b"9", b" "),
+    ),
+    "x12_214": (
+        "corrupt.edi",
+        x12_214().encode(),
+        (b"~", b"*", b">", b"\n", b"\x00", b"\xff", b"9", b"A", b" "),
+    ),
+}
+
+
+@pytest.mark.parametrize("feed", sorted(STRUCTURED))
+def test_random_corruption_of_json_and_x12_never_loses_a_row_silently(feed, tmp_path_factory):
+    """The same promise for DCSA JSON and X12 214: FAILED with a reason, or rows read = loaded +
+    quarantined with the raw table holding exactly the loaded rows; and when the corrupted JSON
+    still parses as an array, every element is a row read."""
+    name, valid, alphabet = STRUCTURED[feed]
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(content=corruptions(valid, alphabet))
+    def check(content: bytes) -> None:
+        tmp = tmp_path_factory.mktemp("corrupt")
+        path = place(tmp / "landing", feed, name, content)
+        con = duckdb.connect(str(tmp / "w.duckdb"))
+        try:
+            load_landing(con, tmp / "landing")
+            status, read, loaded, quarantined, error = log_of(con, path)
+            table = FEEDS[feed].table
+            in_raw = con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]
+            entries = con.execute("select count(*) from meta.quarantine").fetchall()[0][0]
+            if status == "FAILED":
+                assert error and in_raw == 0 and entries == 1
+                return
+            assert read == loaded + quarantined and in_raw == loaded and entries == quarantined
+            if feed == "dcsa":
+                try:
+                    doc = json.loads(content)
+                except ValueError:
+                    return
+                if isinstance(doc, list):
+                    assert read == len(doc), (read, len(doc))
+        finally:
+            con.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    check()
