@@ -46,25 +46,25 @@ def pages(scope: data.Scope, f: data.Filters, carrier: str, needle: str) -> dict
         ),
         "shipments": lambda: data.search_shipments(needle, scope=scope),
         "exceptions": lambda: data.alerts(data.NO_FILTERS, scope),
-        "finance": lambda: finance(scope),
+        "finance": lambda: finance(scope, f),
         "workbench": lambda: data.catalog(scope),
     }
 
 
-def finance(scope: data.Scope) -> None:
+def finance(scope: data.Scope, f: data.Filters) -> None:
     present = data.finance_tables(scope)
     if present.get("fct_freight_audit_invoices"):
-        data.freight_audit_by_status(scope)
-        data.freight_audit_by_status(scope, by_carrier=True)
+        data.freight_audit_by_status(scope, f=f)
+        data.freight_audit_by_status(scope, by_carrier=True, f=f)
     if present.get("rpt_receivables_aging"):
-        data.receivables_aging(scope)
+        data.receivables_aging(scope, f=f)
     if present.get("rpt_payables_aging"):
-        data.payables_aging(scope)
+        data.payables_aging(scope, f=f)
     if present.get("fct_order_margin"):
         for dim in (None, "customer_id", "lane"):
-            data.margin_by(dim, scope)
+            data.margin_by(dim, scope, f=f)
     if present.get("fct_landed_cost_lines"):
-        data.landed_cost_breakdown(scope)
+        data.landed_cost_breakdown(scope, f=f)
     data.export_counts(scope)
 
 

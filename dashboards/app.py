@@ -42,5 +42,5 @@ if not tenant:
     )
 page = st.navigation({"Operations": operations, "Finance": money, "Data": analysis})
 ui.user_box()
-ui.filter_bar(applies=page.title not in ("Data quality", "SQL workbench", "Finance"))
+ui.filter_bar(applies=page.title not in ("Data quality", "SQL workbench"))
 page.run()

@@ -277,6 +277,7 @@ def transit_box(transit: dict[str, pl.DataFrame], carrier: str) -> go.Figure:
                 mean=[row["mean"]],
                 name=f"{mode} ({row['shipments']:,} shipments)",
                 boxpoints=False,
+                boxmean=True,
                 marker_color=NEUTRAL,
                 hoverinfo="y+name",
             )
@@ -302,7 +303,7 @@ def transit_box(transit: dict[str, pl.DataFrame], carrier: str) -> go.Figure:
         title=f"{carrier}: transit-time distribution",
         xaxis_title="Mode",
         yaxis_title="Transit time (days, picked up -> delivered)",
-        showlegend=False,
+        legend={"orientation": "h", "y": -0.2},
     )
     return _layout(fig)
 

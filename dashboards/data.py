@@ -92,6 +92,7 @@ TENANT_TABLES: dict[str, str] = {
     "reference.ref_locations": EVERYONE,
     "reference.ref_incoterms": EVERYONE,
     "reference.map_csv_event_codes": EVERYONE,
+    "reference.map_event_remark_rules": EVERYONE,
     "reference.map_dcsa_event_codes": EVERYONE,
     "reference.map_dcsa_delay_reason_codes": EVERYONE,
     "reference.map_parcel_status_codes": EVERYONE,
@@ -1192,17 +1193,36 @@ def finance_tables(scope: Scope = ALL) -> dict[str, int | None]:
 
 #: Per finance mart: the date the period filter applies to (None: the aging reports are what
 #: is open as of the snapshot, like the alerts, so an old unpaid invoice never drops out of
-#: view), and how a carrier, customer, mode or lane filter reaches it when the mart has no
-#: column of its own for it: through its ``shipment_id`` (fct_shipments, shipment_where), its
-#: ``order_id`` (fct_orders, order_where), or not at all (None).
-FINANCE_FILTERS: dict[str, tuple[str | None, str | None]] = {
-    "fct_freight_audit_invoices": ("invoice_date", "shipment"),
-    "fct_freight_audit_lines": ("invoice_date", "shipment"),
-    "rpt_payables_aging": (None, "shipment"),
-    "rpt_receivables_aging": (None, "order"),
-    "fct_order_margin": ("order_date", "order"),
-    "fct_landed_cost_lines": ("receipt_date", "order"),
-    "rpt_carrier_cost_monthly": ("month_start_date", None),
+#: view; a ``*_month`` column is compared by month), how a carrier, customer, mode or lane
+#: filter reaches it when it is not applied to the mart's own column (through its
+#: ``shipment_id``: fct_shipments, shipment_where; its ``order_id``: fct_orders, order_where;
+#: None: not at all), and which filters may use the mart's own column. fct_order_margin names
+#: one carrier and lane per order (the greatest when several), so an order's carriers, modes and
+#: lanes go through its shipments, as on the other order-based pages.
+FINANCE_FILTERS: dict[str, tuple[str | None, str | None, frozenset[str]]] = {
+    "fct_freight_audit_invoices": (
+        "invoice_date",
+        "shipment",
+        frozenset({"customers", "carriers", "modes", "lanes"}),
+    ),
+    "fct_freight_audit_lines": (
+        "invoice_date",
+        "shipment",
+        frozenset({"customers", "carriers", "modes", "lanes"}),
+    ),
+    "rpt_payables_aging": (
+        None,
+        "shipment",
+        frozenset({"customers", "carriers", "modes", "lanes"}),
+    ),
+    "rpt_receivables_aging": (None, "order", frozenset({"customers"})),
+    "fct_order_margin": ("order_date", "order", frozenset({"customers"})),
+    "fct_landed_cost_lines": ("receipt_date", "order", frozenset({"customers"})),
+    "rpt_carrier_cost_monthly": (
+        "invoice_month",
+        None,
+        frozenset({"customers", "carriers", "modes", "lanes"}),
+    ),
 }
 _OWN_COLUMN = {
     "customers": "customer_id",
@@ -1213,17 +1233,17 @@ _OWN_COLUMN = {
 
 
 def finance_where(name: str, f: Filters, scope: Scope = ALL, alias: str = "m") -> _Where:
-    """The filter bar on a finance mart: the period on its document date (FINANCE_FILTERS);
-    customer, carrier, mode and lane on its own column when it has one, else through its
-    shipment (an invoice of a shipment carrying the customer's orders) or order (an order with
-    a shipment by the carrier). A filter a mart cannot reach (carrier cost by customer) is not
-    applied; the page says which."""
-    date_column, link = FINANCE_FILTERS[name]
+    """The filter bar on a finance mart (FINANCE_FILTERS): the period on its document date;
+    customer, carrier, mode and lane on its own column where allowed, else through its shipment
+    (an invoice of a shipment carrying the customer's orders) or order (an order with a
+    shipment by the carrier). A filter a mart cannot reach (carrier cost by customer) is not
+    applied: ``finance_unfiltered`` names it for the page."""
+    date_column, link, own = FINANCE_FILTERS[name]
     columns = set(columns_of(f"marts.{name}", scope))
     w, linked = _Where(), {}
     for attr, column in _OWN_COLUMN.items():
         values = getattr(f, attr)
-        if values and column in columns:
+        if values and attr in own and column in columns:
             w.parts.append(_in(f"{alias}.{column}", values, w.params))
         elif values:
             linked[attr] = values
@@ -1239,16 +1259,31 @@ def finance_where(name: str, f: Filters, scope: Scope = ALL, alias: str = "m") -
                 where l.{key} = {alias}.{key} and {inner.sql})"""
         )
         w.params.extend(inner.params)
-    if date_column and date_column in columns:
+    if date_column and date_column not in columns:
+        raise ValueError(f"marts.{name} has no {date_column}: publish with this waybill")
+    if date_column and date_column.endswith("_month"):
+        if f.start:
+            w.parts.append(f"{alias}.{date_column} >= date_trunc('month', ?::date)")
+            w.params.append(f.start)
+        if f.end:
+            w.parts.append(f"{alias}.{date_column} <= ?")
+            w.params.append(f.end)
+    elif date_column:
         _date_range(w, f"{alias}.{date_column}", f)
     return w
 
 
-def finance_unfiltered(name: str, f: Filters) -> list[str]:
+def finance_unfiltered(name: str, f: Filters, scope: Scope = ALL) -> list[str]:
     """The filter bar's filters finance_where cannot apply to a mart (for the page to say)."""
-    if FINANCE_FILTERS[name][1] is not None:
+    _date, link, own = FINANCE_FILTERS[name]
+    if link is not None:
         return []
-    return [a for a in ("customers", "lanes") if getattr(f, a)]
+    columns = set(columns_of(f"marts.{name}", scope))
+    return [
+        attr.removesuffix("s")
+        for attr, column in _OWN_COLUMN.items()
+        if getattr(f, attr) and not (attr in own and column in columns)
+    ]
 
 
 def mart(

@@ -321,7 +321,6 @@ def test_export_filters_a_carrier_or_customer_the_report_does_not_name_through_t
         .filter(~pl.col("line").is_in(bad))
         .select("shipment_id", "order_id", pl.col("carrier_code").str.to_uppercase())
     )
-    customer = orders["customer_id"].sort()[0]
 
     def export(report: str, *filters: str) -> pl.DataFrame:
         out = tmp_path / f"{report}.parquet"
@@ -340,14 +339,31 @@ def test_export_filters_a_carrier_or_customer_the_report_does_not_name_through_t
     assert set(ups["order_id"]) <= ups_orders
 
     audit = export("freight-audit-exceptions")
+    # the customer whose shipments have the most flagged lines, so the filter has work to do
+    customer = (
+        audit.join(
+            shipments.join(orders, on="order_id").unique(["shipment_id", "customer_id"]),
+            on="shipment_id",
+        )
+        .group_by("customer_id")
+        .len()
+        .sort("len", "customer_id", descending=[True, False])["customer_id"][0]
+    )
     mine = set(
         shipments.join(orders.filter(pl.col("customer_id") == customer), on="order_id")[
             "shipment_id"
         ]
     )
     flagged = export("freight-audit-exceptions", "--customer", customer.lower())
+    assert 0 < flagged.height < audit.height
     assert flagged.height == audit.filter(pl.col("shipment_id").is_in(mine)).height
     assert set(flagged["shipment_id"]) <= mine
+
+    # margin names one carrier per order: --carrier keeps every order UPS shipped part of (the
+    # generator splits orders within one carrier only, so here that is also its own column)
+    margins = export("margin")
+    ups_margin = export("margin", "--carrier", "UPS")
+    assert 0 < ups_margin.height == margins.filter(pl.col("order_id").is_in(ups_orders)).height
 
 
 def test_the_pipeline_run_wrote_every_export_with_the_run_date(pipeline_run):

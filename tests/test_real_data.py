@@ -503,3 +503,39 @@ def test_dcsa_valid_events_map_to_milestones(real_run):
     # origin/destination) stay UNKNOWN; the others map (docs/real-data.md, DCSA)
     assert mapped, events
     assert sum(n for _, n in events) <= loaded
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "page", ["overview", "carriers", "shipments", "exceptions", "finance", "quality", "workbench"]
+)
+def test_every_dashboard_page_shows_the_real_data_sets(real_run, page, monkeypatch):
+    """The five data sets in one snapshot, as `waybill import` + `waybill run` leave them: every
+    page renders over their whole history (2013 flights to 2017 Olist orders) with no exception
+    and no error box."""
+    from tests.test_dashboard import WHOLE_HISTORY, open_page, set_period
+
+    monkeypatch.setenv("WAYBILL_DATA_DIR", str(real_run["data_dir"]))
+    monkeypatch.delenv("WAYBILL_USERS_FILE", raising=False)
+    at = open_page(page, lambda a: set_period(a, *WHOLE_HISTORY))
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.mark.slow
+def test_the_carrier_ranking_lists_a_carrier_of_each_data_set(real_run, monkeypatch):
+    """Carriers read from the raw files with polars (nycflights13 airlines of the January subset,
+    Brunel's Carrier column, SCMS's shipment modes) and Olist's single carrier."""
+    from dashboards import data
+    from tests.test_dashboard import WHOLE_HISTORY
+
+    monkeypatch.setenv("WAYBILL_DATA_DIR", str(real_run["data_dir"]))
+    ranking = data.carrier_ranking(data.Filters(*WHOLE_HISTORY))
+    ranked = set(ranking["carrier_code"])
+    airlines = set(_raw_flights().filter(pl.col("month") == NYC_MONTH)["carrier"])
+    brunel = set(pl.read_excel(BRUNEL, sheet_name="OrderList")["Carrier"].drop_nulls())
+    scms_modes = set(_raw_scms()["Shipment Mode"].drop_nulls()) - {"N/A"}
+    assert airlines <= ranked
+    assert brunel & ranked
+    assert {"SCMS-" + m.upper().replace(" ", "-") for m in scms_modes} & ranked
+    assert "OLIST" in ranked

@@ -92,9 +92,10 @@ REPORTS: dict[str, Report] = {
         "contribution margin per order (fct_order_margin).",
         date_column="order_date",
         order_by="order_date, order_id",
-        carrier_column="carrier_code",
+        # the mart names one carrier per order: --carrier keeps every order it shipped part of
         customer_column="customer_id",
         status_column="margin_status",
+        order_column="order_id",
     ),
     "landed-cost": Report(
         table="marts.fct_landed_cost_lines",

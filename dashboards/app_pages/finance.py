@@ -205,7 +205,7 @@ if present.get("fct_landed_cost_lines"):
         )
 
 if present.get("rpt_carrier_cost_monthly"):
-    unfiltered = data.finance_unfiltered("rpt_carrier_cost_monthly", f)
+    unfiltered = ui.call("finance_unfiltered", "rpt_carrier_cost_monthly", f, scope=sc)
     label = "Carrier cost by month (rpt_carrier_cost_monthly)"
     if unfiltered:
         label += f"; per carrier, so the {' and '.join(unfiltered)} filter does not apply"

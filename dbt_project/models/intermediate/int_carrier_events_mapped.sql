@@ -114,6 +114,7 @@ remark_candidates as (
         linked.event_id,
         remark_rules.exception_type,
         remark_rules.responsible_party,
+        remark_rules.mapping_version,
         row_number() over (
             partition by linked.event_id
             order by
@@ -153,6 +154,7 @@ mapped as (
         reason_rules.responsible_party as reason_responsible_party,
         best_remark_rules.exception_type as remark_exception_type,
         best_remark_rules.responsible_party as remark_responsible_party,
+        best_remark_rules.mapping_version as remark_mapping_version,
         best_rules.mapping_version
     from linked
     left join best_rules
@@ -220,6 +222,7 @@ final as (
         event_time_basis,
         event_remark,
         mapping_version,
+        case when is_exception then remark_mapping_version end as remark_mapping_version,
         source_file_name,
 
         -- numerics

@@ -29,6 +29,7 @@ final as (
         event_time_zone,
         event_time_basis,
         mapping_version,
+        remark_mapping_version,
         source_file_name,
 
         -- numerics
