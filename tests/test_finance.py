@@ -378,3 +378,40 @@ def test_the_pipeline_run_wrote_every_export_with_the_run_date(pipeline_run):
                 fmt,
                 sorted(names),
             )
+
+
+def test_the_snapshot_keeps_the_fx_trail_of_every_converted_amount_the_marts_roll_up(snapshot):
+    """Finance reconciles the roll-ups from the snapshot alone: each landed-cost source and each
+    customer invoice line there has its original amount, currency, rate and rate date, the
+    reporting amount is original x rate to the cent, and the rate is the ECB cross rate of that
+    date recomputed from stg_ecb__fx_rates (per EUR)."""
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        per_eur = {
+            (d, c): float(r)
+            for d, c, r in con.execute(
+                "select rate_date, currency_code, rate_per_eur from staging.stg_ecb__fx_rates"
+            ).fetchall()
+        }
+        trails = {
+            "landed cost": con.execute(
+                """select distinct landed_cost_source_id, source_amount, source_currency, fx_rate,
+                    fx_rate_date, source_reporting_amount, reporting_currency
+                from intermediate.int_landed_costs_allocated"""
+            ).fetchall(),
+            "invoice lines": con.execute(
+                """select customer_invoice_line_id, signed_amount, line_currency, fx_rate,
+                    fx_rate_date, signed_reporting_amount, 'USD'
+                from intermediate.int_customer_invoice_lines_converted"""
+            ).fetchall(),
+        }
+    finally:
+        con.close()
+    for what, rows in trails.items():
+        assert rows, what
+        for _id, amount, currency, rate, rate_date, reporting, target in rows:
+            assert None not in (amount, currency, rate, rate_date, reporting), (what, _id)
+            eur = 1.0 if currency == "EUR" else per_eur[(rate_date, currency)]
+            to = 1.0 if target == "EUR" else per_eur[(rate_date, target)]
+            assert rate == pytest.approx(to / eur, rel=1e-6), (what, _id)
+            assert float(reporting) == pytest.approx(float(amount) * rate, abs=0.011), (what, _id)

@@ -19,9 +19,15 @@ import duckdb
 #: and marts (intermediate views would be re-computed into tables at every publish), and the
 #: quarantine and load log (meta) are what the data-quality pages show.
 PUBLISHED_SCHEMAS = ("staging", "marts", "reference", "meta")
-#: Intermediate models analysts need as they are: the per carrier x source x code counts of
-#: mapped and UNKNOWN events (which codes a mapping seed is missing).
-PUBLISHED_INTERMEDIATE = ("int_event_codes_counted",)
+#: Intermediate models analysts and finance need as they are: the per carrier x source x code
+#: counts of mapped and UNKNOWN events (which codes a mapping seed is missing), and the FX trail
+#: of every converted amount the finance marts roll up (each landed-cost component allocated
+#: to an order line, each customer invoice line: original amount, currency, rate, rate date).
+PUBLISHED_INTERMEDIATE = (
+    "int_event_codes_counted",
+    "int_landed_costs_allocated",
+    "int_customer_invoice_lines_converted",
+)
 
 
 def publish_snapshot(
