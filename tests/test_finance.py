@@ -415,3 +415,32 @@ def test_the_snapshot_keeps_the_fx_trail_of_every_converted_amount_the_marts_rol
             to = 1.0 if target == "EUR" else per_eur[(rate_date, target)]
             assert rate == pytest.approx(to / eur, rel=1e-6), (what, _id)
             assert float(reporting) == pytest.approx(float(amount) * rate, abs=0.011), (what, _id)
+
+
+def test_an_xlsx_report_longer_than_an_excel_sheet_continues_on_more_sheets(monkeypatch, tmp_path):
+    """Excel stops at 1,048,576 rows a sheet (xlsxwriter silently ignores rows past it): at 1 M
+    orders the landed-cost report has ~2 M lines. Every row must still be in the workbook."""
+    from waybill import exports
+
+    monkeypatch.setattr(exports, "XLSX_SHEET_ROWS", 4)
+    df = pl.DataFrame(
+        {
+            "order_id": [f"O{i}" for i in range(10)],
+            "line_number": list(range(10)),
+            "incoterm": ["FOB"] * 10,
+            "landed_cost_reporting_amount": [1.25] * 10,
+        }
+    )
+    path = exports.write_report(df, tmp_path / "lc.xlsx", "xlsx", "landed-cost", {}, tmp_path)
+    wb = openpyxl.load_workbook(path, read_only=True)
+    assert wb.sheetnames == ["Summary", "Data", "Data 2", "Data 3"]
+    rows = []
+    for name in wb.sheetnames[1:]:
+        header, *body = wb[name].iter_rows(values_only=True)
+        assert header[:2] == ("order_id", "line_number")
+        rows += body
+    assert [r[0] for r in rows] == df["order_id"].to_list()
+    summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True) if r[0]}
+    assert summary["Rows"] == 10
+    assert summary["Data sheets"].startswith("3: Data, Data 2, Data 3")
+    assert summary["Total landed_cost_reporting_amount"] == pytest.approx(12.5)

@@ -259,12 +259,28 @@ def summary_rows(
     return rows + totals + status
 
 
+#: Data rows per XLSX sheet: Excel's 1,048,576 rows less the header. A larger report goes on
+#: "Data", "Data 2", ... (each with its header), never cut short.
+XLSX_SHEET_ROWS = 1_048_575
+
+
 def _write_xlsx(
     df: pl.DataFrame, out: BinaryIO, report: str, filters: dict[str, str], snapshot: Path | str
 ) -> None:
     import xlsxwriter
 
     summary_lines = summary_rows(df, report, filters, snapshot)
+    sheets = max(1, -(-df.height // XLSX_SHEET_ROWS))
+    if sheets > 1:
+        summary_lines.insert(
+            summary_lines.index(("Rows", df.height)) + 1,
+            (
+                "Data sheets",
+                f"{sheets}: Data, "
+                + ", ".join(f"Data {i}" for i in range(2, sheets + 1))
+                + f" ({XLSX_SHEET_ROWS:,} rows each at most, Excel's limit)",
+            ),
+        )
     # Excel has no decimal type: money goes out as doubles with a 2-decimal format
     df = df.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
     wb = xlsxwriter.Workbook(out, {"constant_memory": True, "remove_timezone": True})
@@ -288,11 +304,8 @@ def _write_xlsx(
             else:
                 summary.write_string(r, 1, str(value))
 
-        data = wb.add_worksheet("Data")
-        data.freeze_panes(1, 0)
-        formats = []
-        for c, (name, dtype) in enumerate(df.schema.items()):
-            data.write_string(0, c, name, header)
+        formats, widths = [], []
+        for name, dtype in df.schema.items():
             if dtype == pl.Date:
                 fmt, width = date, 12
             elif isinstance(dtype, pl.Datetime):
@@ -304,21 +317,28 @@ def _write_xlsx(
             else:
                 fmt, width = None, min(40, max(10, len(name) + 2))
             formats.append(fmt)
-            data.set_column(c, c, width, fmt)
-        for r, row in enumerate(df.iter_rows(), start=1):
-            for c, value in enumerate(row):
-                if value is None:
-                    continue
-                if isinstance(value, dt.datetime | dt.date):
-                    data.write_datetime(r, c, value, formats[c])
-                elif isinstance(value, bool):
-                    data.write_boolean(r, c, value)
-                elif isinstance(value, int | float):
-                    data.write_number(r, c, value, formats[c])
-                else:
-                    data.write_string(r, c, str(value))
-        if df.width:
-            data.autofilter(0, 0, max(df.height, 1), df.width - 1)
+            widths.append(width)
+        for sheet in range(sheets):
+            part = df.slice(sheet * XLSX_SHEET_ROWS, XLSX_SHEET_ROWS)
+            data = wb.add_worksheet("Data" if sheet == 0 else f"Data {sheet + 1}")
+            data.freeze_panes(1, 0)
+            for c, name in enumerate(df.columns):
+                data.write_string(0, c, name, header)
+                data.set_column(c, c, widths[c], formats[c])
+            for r, row in enumerate(part.iter_rows(), start=1):
+                for c, value in enumerate(row):
+                    if value is None:
+                        continue
+                    if isinstance(value, dt.datetime | dt.date):
+                        data.write_datetime(r, c, value, formats[c])
+                    elif isinstance(value, bool):
+                        data.write_boolean(r, c, value)
+                    elif isinstance(value, int | float):
+                        data.write_number(r, c, value, formats[c])
+                    else:
+                        data.write_string(r, c, str(value))
+            if df.width:
+                data.autofilter(0, 0, max(part.height, 1), df.width - 1)
     finally:
         wb.close()
 
