@@ -56,6 +56,7 @@ def finance(scope: data.Scope, f: data.Filters) -> None:
     if present.get("fct_freight_audit_invoices"):
         data.freight_audit_by_status(scope, f=f)
         data.freight_audit_by_status(scope, by_carrier=True, f=f)
+        data.freight_audit_lines(f, scope)
     if present.get("rpt_receivables_aging"):
         data.receivables_aging(scope, f=f)
     if present.get("rpt_payables_aging"):
@@ -65,6 +66,8 @@ def finance(scope: data.Scope, f: data.Filters) -> None:
             data.margin_by(dim, scope, f=f)
     if present.get("fct_landed_cost_lines"):
         data.landed_cost_breakdown(scope, f=f)
+    if present.get("rpt_carrier_cost_monthly"):
+        data.mart("rpt_carrier_cost_monthly", scope, f=f)
     data.export_counts(scope)
 
 

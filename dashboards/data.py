@@ -1305,6 +1305,32 @@ def mart(
 AGING_BUCKETS = ("NOT_DUE", "0-30", "31-60", "61-90", ">90")
 
 
+#: Audit lines the finance page lists (flagged first); the freight-audit-exceptions export
+#: has all of them.
+AUDIT_LINES_SHOWN = 5_000
+
+
+def freight_audit_lines(f: Filters, scope: Scope = ALL) -> tuple[pl.DataFrame, int]:
+    """fct_freight_audit_lines under the filter bar, flagged lines first (then newest), at most
+    AUDIT_LINES_SHOWN of them, and how many there are: at 1 M orders the mart has millions of
+    lines, which no page should carry."""
+    w = finance_where("fct_freight_audit_lines", f, scope)
+    total = query(
+        f"select count(*) as n from marts.fct_freight_audit_lines as m where {w.sql}",
+        w.params,
+        scope=scope,
+    )["n"][0]
+    shown = query(
+        f"""select * from marts.fct_freight_audit_lines as m where {w.sql}
+        order by m.line_status in ('MATCHED', 'WITHIN_TOLERANCE'), m.invoice_date desc,
+            m.freight_audit_line_id
+        limit {AUDIT_LINES_SHOWN}""",
+        w.params,
+        scope=scope,
+    )
+    return shown, total
+
+
 def freight_audit_by_status(
     scope: Scope = ALL, by_carrier: bool = False, f: Filters = NO_FILTERS
 ) -> pl.DataFrame:

@@ -444,3 +444,23 @@ def test_an_xlsx_report_longer_than_an_excel_sheet_continues_on_more_sheets(monk
     assert summary["Rows"] == 10
     assert summary["Data sheets"].startswith("3: Data, Data 2, Data 3")
     assert summary["Total landed_cost_reporting_amount"] == pytest.approx(12.5)
+
+
+def test_the_scheduled_xlsx_of_a_report_over_the_limit_is_its_summary_pointing_to_the_csv(
+    snapshot, tmp_path, monkeypatch
+):
+    """Above WAYBILL_EXPORT_XLSX_MAX_ROWS the scheduled workbook keeps the summary (row count and
+    totals of every row) and says the rows are in the CSV and Parquet, which have all of them."""
+    from waybill.exports import scheduled_export
+
+    monkeypatch.setenv("WAYBILL_EXPORT_XLSX_MAX_ROWS", "5")
+    done = scheduled_export(snapshot, tmp_path, "margin")
+    csv = pl.read_csv(done["paths"]["csv"], infer_schema=False)
+    assert csv.height == pl.read_parquet(done["paths"]["parquet"]).height == done["rows"] > 5
+    wb = openpyxl.load_workbook(done["paths"]["xlsx"], read_only=True)
+    assert wb.sheetnames == ["Summary"]
+    summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True) if r[0]}
+    assert summary["Rows"] == csv.height
+    assert "every row is in the CSV and Parquet" in summary["Data"]
+    margin = csv["contribution_margin_reporting_amount"].cast(pl.Float64).sum()
+    assert summary["Total contribution_margin_reporting_amount"] == pytest.approx(margin, abs=0.01)

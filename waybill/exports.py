@@ -10,6 +10,7 @@ header, autofilter and number formats for money and dates.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -194,11 +195,40 @@ def scheduled_export(snapshot: Path, exports_dir: Path, report: str) -> dict:
     if not snapshot.exists():
         raise FileNotFoundError(f"no published snapshot at {snapshot}: run `waybill run` first")
     as_of, run_id = published(snapshot)
-    paths, rows = {}, 0
+    df = read_report(snapshot, report)
+    paths = {}
     for fmt in FORMATS:
-        path, df = export(snapshot, report, fmt, default_path(exports_dir, report, fmt, as_of))
-        paths[fmt], rows = path, df.height
-    return {"paths": paths, "rows": rows, "snapshot_date": as_of, "snapshot_run_id": run_id}
+        path = default_path(exports_dir, report, fmt, as_of)
+        if fmt == "xlsx" and df.height > scheduled_xlsx_max_rows():
+            paths[fmt] = write_summary_only_xlsx(df, path, report, snapshot)
+        else:
+            paths[fmt] = write_report(df, path, fmt, report, {}, snapshot)
+    return {"paths": paths, "rows": df.height, "snapshot_date": as_of, "snapshot_run_id": run_id}
+
+
+def scheduled_xlsx_max_rows() -> int:
+    """Rows above which the scheduled XLSX carries the summary only (env
+    WAYBILL_EXPORT_XLSX_MAX_ROWS, default 250,000): writing a workbook cell by cell costs about
+    a minute per 400 k rows of a 25-column report, and a sheet that size is no use in Excel.
+    ``waybill export --format xlsx`` always writes every row."""
+    return int(os.environ.get("WAYBILL_EXPORT_XLSX_MAX_ROWS", "250000"))
+
+
+def write_summary_only_xlsx(df: pl.DataFrame, path: Path, report: str, snapshot: Path) -> Path:
+    """The scheduled XLSX of a report too large for one: the same Summary sheet (row count,
+    money totals, rows per status) with a line saying where the rows are, and no Data sheet."""
+    note = (
+        f"{df.height:,} rows, more than the scheduled XLSX limit of "
+        f"{scheduled_xlsx_max_rows():,} (WAYBILL_EXPORT_XLSX_MAX_ROWS): every row is in the CSV "
+        f"and Parquet files of the same name; `waybill export {report} --format xlsx` "
+        "(with --from/--to/--carrier/--customer to narrow it) writes them to a workbook."
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as out:
+        _write_xlsx(df, out, report, {}, snapshot, data_note=note)
+    tmp.replace(path)
+    return path
 
 
 def write_report(
@@ -265,12 +295,21 @@ XLSX_SHEET_ROWS = 1_048_575
 
 
 def _write_xlsx(
-    df: pl.DataFrame, out: BinaryIO, report: str, filters: dict[str, str], snapshot: Path | str
+    df: pl.DataFrame,
+    out: BinaryIO,
+    report: str,
+    filters: dict[str, str],
+    snapshot: Path | str,
+    data_note: str | None = None,
 ) -> None:
+    """Summary and Data sheets; with ``data_note`` the summary only, the note saying where the
+    rows are (write_summary_only_xlsx)."""
     import xlsxwriter
 
     summary_lines = summary_rows(df, report, filters, snapshot)
-    sheets = max(1, -(-df.height // XLSX_SHEET_ROWS))
+    sheets = 0 if data_note else max(1, -(-df.height // XLSX_SHEET_ROWS))
+    if data_note:
+        summary_lines.insert(summary_lines.index(("Rows", df.height)) + 1, ("Data", data_note))
     if sheets > 1:
         summary_lines.insert(
             summary_lines.index(("Rows", df.height)) + 1,

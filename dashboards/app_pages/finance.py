@@ -96,11 +96,12 @@ if audit is not None and audit.height:
     with st.expander("Invoices per carrier and status; audit lines"):
         ui.table(amounts(by_carrier), "fin_audit_carrier", "freight_audit_by_carrier.csv")
         if present.get("fct_freight_audit_lines"):
-            ui.table(
-                ui.call("mart", "fct_freight_audit_lines", scope=sc, f=f),
-                "fin_audit_lines",
-                "fct_freight_audit_lines.csv",
+            lines, n_lines = ui.call("freight_audit_lines", f, scope=sc)
+            st.caption(
+                f"Audit lines, flagged first: {lines.height:,} of {n_lines:,} shown; every "
+                "flagged line is in the freight-audit-exceptions export below."
             )
+            ui.table(lines, "fin_audit_lines", "fct_freight_audit_lines.csv")
 
 
 def aging_block(df: pl.DataFrame, title: str, amount: str, chart_title: str, key: str, **kw):
