@@ -70,8 +70,14 @@ def test_a_currency_missing_from_the_ecb_file_fails_fx_coverage_and_blocks(con):
     assert before.passed
     currencies = {r["currency_code"] for r in _frame(con, suite)}
     assert "JPY" in currencies and reporting_currency() not in currencies
-    # The customer invoice conversion is a view over the rates: drop JPY from the raw feed.
-    con.execute("delete from raw.fx_rates where currency = 'JPY'")
+    # What the conversion's left join to the rates leaves when the ECB file lacks JPY (the
+    # model is a table, so plant that outcome; dbt's not_null tests on the rate catch it at
+    # build time too): no rate, no rate date, no reporting amount.
+    con.execute(
+        """update intermediate.int_customer_invoice_lines_converted
+        set fx_rate = null, fx_rate_date = null, signed_reporting_amount = null
+        where line_currency = 'JPY'"""
+    )
     outcome = run_suite(con, suite)
     assert outcome.blocks_publication
     failed = failures(outcome)
