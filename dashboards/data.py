@@ -423,12 +423,18 @@ def shipment_where(f: Filters, alias: str = "s", date_column: str | None = None)
     return w
 
 
-def _date_range(w: _Where, column: str, f: Filters) -> None:
+def _date_range(w: _Where, column: str, f: Filters, by_month: bool = False) -> None:
+    """The period on a date column, or on a month column (first day of the month): a month
+    counts when it overlaps the period."""
     if f.start:
-        w.parts.append(f"cast({column} as date) >= ?")
+        w.parts.append(
+            f"{column} >= date_trunc('month', ?::date)"
+            if by_month
+            else f"cast({column} as date) >= ?"
+        )
         w.params.append(f.start)
     if f.end:
-        w.parts.append(f"cast({column} as date) <= ?")
+        w.parts.append(f"{column} <= ?" if by_month else f"cast({column} as date) <= ?")
         w.params.append(f.end)
 
 
@@ -841,12 +847,7 @@ def carrier_ranking(f: Filters, scope: Scope = ALL) -> pl.DataFrame | None:
         w.parts.append(_in("lane", f.lanes, w.params))
     if f.modes:
         w.parts.append(_in("transport_mode", f.modes, w.params))
-    if f.start:
-        w.parts.append("month_start_date >= date_trunc('month', ?::date)")
-        w.params.append(f.start)
-    if f.end:
-        w.parts.append("month_start_date <= ?")
-        w.params.append(f.end)
+    _date_range(w, "month_start_date", f, by_month=True)
     sums = "".join(
         f", sum({p}_numerator)::bigint as {p}_numerator"
         f", sum({p}_denominator)::bigint as {p}_denominator"
@@ -1261,15 +1262,8 @@ def finance_where(name: str, f: Filters, scope: Scope = ALL, alias: str = "m") -
         w.params.extend(inner.params)
     if date_column and date_column not in columns:
         raise ValueError(f"marts.{name} has no {date_column}: publish with this waybill")
-    if date_column and date_column.endswith("_month"):
-        if f.start:
-            w.parts.append(f"{alias}.{date_column} >= date_trunc('month', ?::date)")
-            w.params.append(f.start)
-        if f.end:
-            w.parts.append(f"{alias}.{date_column} <= ?")
-            w.params.append(f.end)
-    elif date_column:
-        _date_range(w, f"{alias}.{date_column}", f)
+    if date_column:
+        _date_range(w, f"{alias}.{date_column}", f, by_month=date_column.endswith("_month"))
     return w
 
 
