@@ -12,7 +12,7 @@
       HOLD, EQUIPMENT INSP), a free-text rule of map_event_remark_rules may read it from the
       event's remark. exception_type from the remark rule, else the status rule, else the
       reason; responsible_party from a coded reason, else the remark rule, else the status rule,
-      else UNKNOWN. exception_basis says which of them decided.
+      else UNKNOWN. exception_basis says which of them decided the party.
     - DCSA v3 retractions: staging keeps the latest version per eventID; when that is the
       retraction (isRetracted), the event is removed here. Corrected re-sends already replaced
       their original in staging (same eventID / CSV event_id, later delivery). -#}
@@ -207,12 +207,12 @@ final as (
                 'UNKNOWN'
             )
         end as responsible_party,
+        -- what decided responsible_party (the coalesce above, in its order)
         case
             when not is_exception then null
             when not is_normal_reason and reason_responsible_party is not null then 'REASON_CODE'
-            when remark_exception_type is not null then 'REMARK'
-            when rule_exception_type is not null or rule_responsible_party is not null
-                then 'STATUS_CODE'
+            when remark_responsible_party is not null then 'REMARK'
+            when rule_responsible_party is not null then 'STATUS_CODE'
             else 'NONE'
         end as exception_basis,
         location_locode,
