@@ -1200,36 +1200,21 @@ def finance_tables(scope: Scope = ALL) -> dict[str, int | None]:
 #: None: not at all), and which filters may use the mart's own column. fct_order_margin names
 #: one carrier and lane per order (the greatest when several), so an order's carriers, modes and
 #: lanes go through its shipments, as on the other order-based pages.
-FINANCE_FILTERS: dict[str, tuple[str | None, str | None, frozenset[str]]] = {
-    "fct_freight_audit_invoices": (
-        "invoice_date",
-        "shipment",
-        frozenset({"customers", "carriers", "modes", "lanes"}),
-    ),
-    "fct_freight_audit_lines": (
-        "invoice_date",
-        "shipment",
-        frozenset({"customers", "carriers", "modes", "lanes"}),
-    ),
-    "rpt_payables_aging": (
-        None,
-        "shipment",
-        frozenset({"customers", "carriers", "modes", "lanes"}),
-    ),
-    "rpt_receivables_aging": (None, "order", frozenset({"customers"})),
-    "fct_order_margin": ("order_date", "order", frozenset({"customers"})),
-    "fct_landed_cost_lines": ("receipt_date", "order", frozenset({"customers"})),
-    "rpt_carrier_cost_monthly": (
-        "invoice_month",
-        None,
-        frozenset({"customers", "carriers", "modes", "lanes"}),
-    ),
-}
 _OWN_COLUMN = {
     "customers": "customer_id",
     "carriers": "carrier_code",
     "modes": "transport_mode",
     "lanes": "lane",
+}
+_ALL_OWN = frozenset(_OWN_COLUMN)
+FINANCE_FILTERS: dict[str, tuple[str | None, str | None, frozenset[str]]] = {
+    "fct_freight_audit_invoices": ("invoice_date", "shipment", _ALL_OWN),
+    "fct_freight_audit_lines": ("invoice_date", "shipment", _ALL_OWN),
+    "rpt_payables_aging": (None, "shipment", _ALL_OWN),
+    "rpt_receivables_aging": (None, "order", frozenset({"customers"})),
+    "fct_order_margin": ("order_date", "order", frozenset({"customers"})),
+    "fct_landed_cost_lines": ("receipt_date", "order", frozenset({"customers"})),
+    "rpt_carrier_cost_monthly": ("invoice_month", None, _ALL_OWN),
 }
 
 
@@ -1280,19 +1265,12 @@ def finance_unfiltered(name: str, f: Filters, scope: Scope = ALL) -> list[str]:
     ]
 
 
-def mart(
-    name: str, scope: Scope = ALL, limit: int | None = None, f: Filters = NO_FILTERS
-) -> pl.DataFrame:
+def mart(name: str, scope: Scope = ALL, f: Filters = NO_FILTERS) -> pl.DataFrame:
     """A published finance mart under the filter bar (finance_where), rows as they are."""
     if name not in FINANCE_MARTS:
         raise ValueError(f"not a dashboard mart: {name}")
     w = finance_where(name, f, scope)
-    return query(
-        f"select * from marts.{name} as m where {w.sql}"
-        + (f" limit {int(limit)}" if limit else ""),
-        w.params,
-        scope=scope,
-    )
+    return query(f"select * from marts.{name} as m where {w.sql}", w.params, scope=scope)
 
 
 #: Aging buckets in their natural order (the marts' accepted values).

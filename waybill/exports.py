@@ -223,16 +223,17 @@ def write_summary_only_xlsx(df: pl.DataFrame, path: Path, report: str, snapshot:
         f"and Parquet files of the same name; `waybill export {report} --format xlsx` "
         "(with --from/--to/--carrier/--customer to narrow it) writes them to a workbook."
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as out:
-        _write_xlsx(df, out, report, {}, snapshot, data_note=note)
-    tmp.replace(path)
-    return path
+    return write_report(df, path, "xlsx", report, {}, snapshot, data_note=note)
 
 
 def write_report(
-    df: pl.DataFrame, path: Path, fmt: str, report: str, filters: dict[str, str], snapshot: Path
+    df: pl.DataFrame,
+    path: Path,
+    fmt: str,
+    report: str,
+    filters: dict[str, str],
+    snapshot: Path,
+    data_note: str | None = None,
 ) -> Path:
     """Write df as fmt to path, atomically (temporary name, then rename)."""
     if fmt not in FORMATS:
@@ -240,7 +241,7 @@ def write_report(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("wb") as out:
-        write_to(df, out, fmt, report, filters, snapshot)
+        write_to(df, out, fmt, report, filters, snapshot, data_note)
     tmp.replace(path)
     return path
 
@@ -252,14 +253,16 @@ def write_to(
     report: str,
     filters: dict[str, str],
     snapshot: Path | str,
+    data_note: str | None = None,
 ) -> None:
-    """Write df as fmt to a binary file object (a file, or BytesIO for a download button)."""
+    """Write df as fmt to a binary file object (a file, or BytesIO for a download button);
+    ``data_note``: an XLSX of the summary only, the note saying where the rows are."""
     if fmt == "csv":
         df.write_csv(out)
     elif fmt == "parquet":
         df.write_parquet(out)
     elif fmt == "xlsx":
-        _write_xlsx(df, out, report, filters, snapshot)
+        _write_xlsx(df, out, report, filters, snapshot, data_note)
     else:
         raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
 
