@@ -13,6 +13,7 @@ first render (uncached) and a second one served from st.cache_data, as a returni
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import replace
@@ -120,6 +121,9 @@ def main() -> int:
     parser.add_argument("--tenant", help="also time this customer's scope")
     parser.add_argument("--render", action="store_true", help="also time whole-page renders")
     args = parser.parse_args()
+    # Page renders run the app as an operator would with `waybill dashboard --no-auth`: an
+    # internal user on this machine (the data layer timings do not involve sign-in at all).
+    os.environ.setdefault("WAYBILL_DASHBOARD_NO_AUTH", "1")
     if not data.has_snapshot():
         print(f"no snapshot at {data.snapshot_path()}", file=sys.stderr)
         return 2

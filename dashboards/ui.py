@@ -39,10 +39,28 @@ def scope() -> data.Scope:
 
 
 def login_gate() -> None:
-    """With a users file, nobody passes without signing in."""
-    configured = users()
+    """Nobody passes without signing in; with no users nobody passes at all, unless the operator
+    started the dashboard with ``--no-auth`` on localhost (then everyone is internal)."""
+    try:
+        configured = users()
+    except (ValueError, OSError) as exc:
+        print(f"waybill dashboard: the users file cannot be read: {exc}", flush=True)
+        st.error(
+            "The dashboard's users file cannot be read, so nobody can sign in. The operator "
+            "sees why in the server log; `waybill dashboard` checks the file at start."
+        )
+        st.stop()
     if not configured:
-        return
+        if load_settings().dashboard_no_auth:
+            return
+        st.title("waybill")
+        st.warning(
+            "No dashboard users are set up, so this dashboard serves no data. An operator adds "
+            "one with `waybill users add NAME --role internal` (or a customer user with "
+            "`--customer ID`); on a single-user machine, `waybill dashboard --no-auth` serves "
+            "it on localhost without sign-in."
+        )
+        st.stop()
     if current_user() is not None:
         user = current_user()
         # A user removed from the file (or changed) is signed out at the next rerun.

@@ -50,6 +50,27 @@ class Field:
     description: str = ""
 
 
+#: The largest file the loader reads, per format. JSON, X12 and workbooks are held in memory
+#: while parsed (a JSON document takes about ten times its size as Python objects), CSV streams
+#: through DuckDB. A bigger file is recorded as FAILED with the limit and the advice to split it,
+#: so one oversized or bomb-like delivery cannot take the machine's memory from the rest.
+MAX_FILE_BYTES: dict[str, int] = {
+    "csv": 8 << 30,
+    "ecb_fx_csv": 256 << 20,
+    "order_file": 512 << 20,  # CSV orders stream; .xlsx/.json/.parquet are read whole
+    "x12_214": 512 << 20,
+    "x12_210": 512 << 20,
+    "dcsa_json": 512 << 20,
+    "parcel_json": 512 << 20,
+}
+#: The deepest JSON nesting the loader accepts. Real carrier responses nest under 10 levels; a
+#: document nested deeper (hostile or broken) is FAILED before Python's parser recurses into it.
+MAX_JSON_DEPTH = 64
+#: The longest CSV line the loader accepts (DuckDB's max_line_size); longer is a structural
+#: error of that line or, when the header is, of the file.
+MAX_CSV_LINE_BYTES = 2 << 20
+
+
 @dataclass(frozen=True)
 class Feed:
     """A kind of file partners send, the folder it lands in and the raw table it fills."""
@@ -69,6 +90,10 @@ class Feed:
     #: the time-zone rule for this feed's timestamps, stated for the docs
     time_zone_rule: str = ""
     extra: dict = field(default_factory=dict)
+
+    @property
+    def max_bytes(self) -> int:
+        return MAX_FILE_BYTES[self.format]
 
     @property
     def field_names(self) -> list[str]:

@@ -5,7 +5,14 @@ python -m ingestion.docs > docs/feeds.md
 
 from __future__ import annotations
 
-from ingestion.contracts import FEEDS, LINEAGE_COLUMNS, Field
+from ingestion.contracts import (
+    FEEDS,
+    LINEAGE_COLUMNS,
+    MAX_CSV_LINE_BYTES,
+    MAX_FILE_BYTES,
+    MAX_JSON_DEPTH,
+    Field,
+)
 
 TYPE_WORDS = {
     "string": "text",
@@ -51,6 +58,28 @@ def render() -> str:
         "Re-delivery: a byte-identical file (under any name) is skipped. A new file that carries a "
         "record with the same business key replaces the older version in staging (highest "
         "`_load_id` wins), so corrected re-sends work without deleting anything.",
+        "",
+        "## Limits",
+        "",
+        "Whatever a single file does, only that file fails: it is recorded as FAILED in "
+        "`meta.load_log` with its name and the reason, and the run goes on with the other files "
+        "and feeds. These limits protect the machine from one broken or hostile delivery:",
+        "",
+        "| format | largest file |",
+        "|---|---|",
+        *[f"| {fmt} | {size >> 20:,} MiB |" for fmt, size in MAX_FILE_BYTES.items()],
+        "",
+        f"- JSON documents may nest at most {MAX_JSON_DEPTH} levels (carrier and order documents "
+        "use under 10); deeper files are refused before they are parsed.",
+        f"- One CSV line may be at most {MAX_CSV_LINE_BYTES >> 20} MiB; a longer line fails its "
+        "file (the reader cannot step over it).",
+        "- Symbolic links in the landing zone are never followed: each is recorded once as FAILED "
+        "(copy the file itself into the folder). A feed folder that is a link leading out of the "
+        "landing zone is not read at all.",
+        "- Error messages name the file, the position and the rule; they quote a CSV header only "
+        "when it reads as column names, never other content of a file that is not a feed.",
+        "",
+        "## Feeds",
         "",
         "| feed | landing folder | files | raw table | business key |",
         "|---|---|---|---|---|",

@@ -211,16 +211,35 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def landing_files(landing: Path, feed: Feed) -> list[Path]:
-    """Files of a feed in its landing folder, in name order; dot- and underscore-files ignored."""
+SYMLINK_REFUSED = (
+    "is a symbolic link: the loader never follows links in the landing zone (a link can point "
+    "at any file on the server); copy or move the file itself into the folder"
+)
+
+
+def landing_entries(landing: Path, feed: Feed) -> list[Path]:
+    """Entries of a feed's landing folder that match its patterns (links included, unresolved);
+    dot- and underscore-files ignored. Patterns match case-insensitively: partners send
+    FILE.CSV as often as file.csv."""
     folder = landing / feed.folder
-    if not folder.is_dir():
+    if not folder.is_dir() or _leaves(folder, landing):
         return []
-    found = {p for pattern in feed.patterns for p in folder.glob(pattern) if p.is_file()}
-    # Patterns are matched case-insensitively: partners send FILE.CSV as often as file.csv.
     suffixes = {pat.lstrip("*").lower() for pat in feed.patterns}
-    found |= {p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes}
-    return sorted(p for p in found if not p.name.startswith((".", "_")))
+    found = {p for pattern in feed.patterns for p in folder.glob(pattern)}
+    found |= {p for p in folder.iterdir() if p.suffix.lower() in suffixes}
+    return sorted(
+        p for p in found if not p.name.startswith((".", "_")) and (p.is_symlink() or p.is_file())
+    )
+
+
+def _leaves(folder: Path, landing: Path) -> bool:
+    """A feed folder that is a link out of the landing root is not read at all."""
+    return not folder.resolve().is_relative_to(landing.resolve())
+
+
+def landing_files(landing: Path, feed: Feed) -> list[Path]:
+    """Regular files of a feed in its landing folder, in name order (never a symbolic link)."""
+    return [p for p in landing_entries(landing, feed) if not p.is_symlink()]
 
 
 def _parse(feed: Feed, path: Path, con: duckdb.DuckDBPyConnection) -> ParsedFile:
@@ -273,27 +292,30 @@ def load_file(
     source = str(path)
     load_id = con.execute("select nextval('meta.load_id_seq')").fetchall()[0][0]
     result = FileResult(feed.name, source, "LOADED", load_id=load_id)
+    size = before[0]
+    if size > feed.max_bytes:
+        return _record_failure(
+            con, feed, path, sha, load_id, run_id, started, "file",
+            f"the file is {size / 2**20:,.0f} MiB, over the {feed.max_bytes / 2**20:,.0f} MiB "
+            f"limit for {feed.format} files: split it into smaller files (docs/feeds.md, Limits)",
+            result, t0,
+        )  # fmt: skip
     try:
         parsed = _parse(feed, path, con)
     except MalformedFileError as exc:
         return _record_failure(
             con, feed, path, sha, load_id, run_id, started, exc.position, exc.rule, result, t0
         )
-    except (KeyError, ValueError, OSError, duckdb.Error, pl.exceptions.PolarsError) as exc:
-        # A parser bug or an unforeseen shape must not stop the other files: record and go on.
+    except Exception as exc:  # noqa: BLE001 - the file boundary: whatever a file does, the run goes on
+        # A parser bug, an unforeseen shape or a resource error (RecursionError, MemoryError in
+        # a parser) is this file's failure, never the run's: record it with the reason and move
+        # on to the next file. Only the exception's first line is kept: it names the problem
+        # without quoting the file.
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
         return _record_failure(
-            con,
-            feed,
-            path,
-            sha,
-            load_id,
-            run_id,
-            started,
-            "file",
-            f"could not be parsed ({type(exc).__name__}: {exc})",
-            result,
-            t0,
-        )
+            con, feed, path, sha, load_id, run_id, started, "file",
+            f"could not be parsed ({type(exc).__name__}: {first})", result, t0,
+        )  # fmt: skip
 
     if _stat_key(path) != before:
         # Still being written (an upload in progress): load it once it has settled.
@@ -361,11 +383,28 @@ def load_file(
         return _record_failure(
             con, feed, path, sha, load_id, run_id, started, "file", str(exc), result, t0
         )
-    except Exception:
+    except Exception as exc:  # noqa: BLE001 - the file boundary, as for the parser above
         con.execute("rollback")
-        raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        return _record_failure(
+            con, feed, path, sha, load_id, run_id, started, "file",
+            f"could not be loaded ({type(exc).__name__}: {first})", result, t0,
+        )  # fmt: skip
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def refuse_symlink(
+    con: duckdb.DuckDBPyConnection, feed: Feed, path: Path, run_id: str | None, sha: str
+) -> FileResult:
+    """Record a link in the landing zone as FAILED without opening what it points at."""
+    t0 = time.perf_counter()
+    started = datetime.now(UTC).replace(tzinfo=None)
+    load_id = con.execute("select nextval('meta.load_id_seq')").fetchall()[0][0]
+    result = FileResult(feed.name, str(path), "FAILED", load_id=load_id)
+    return _record_failure(
+        con, feed, path, sha, load_id, run_id, started, "file", SYMLINK_REFUSED, result, t0
+    )
 
 
 class _CountMismatch(Exception):
@@ -381,7 +420,7 @@ def _write_log(con, feed, path, sha, load_id, run_id, started, result, notes) ->
             feed.name,
             str(path),
             sha,
-            path.stat().st_size,
+            path.lstat().st_size,
             result.status,
             result.rows_read,
             result.rows_loaded,
@@ -424,10 +463,21 @@ def _insert_file_failure(con, feed, path, sha, load_id, run_id, started, positio
     _write_log(con, feed, path, sha, load_id, run_id, started, result, None)
 
 
+def symlink_sha(path: Path) -> str:
+    """A stable identity for a refused link (its name and where it points), so it is reported
+    once, not on every run, and reported again if it is replaced. The target is never read."""
+    try:
+        target = str(path.readlink())
+    except OSError:
+        target = "?"
+    return hashlib.sha256(f"symlink\0{path.name}\0{target}".encode()).hexdigest()
+
+
 def pending_files(
     con: duckdb.DuckDBPyConnection, landing: Path, feeds: list[str] | None = None
 ) -> Iterator[tuple[Feed, Path, str | None]]:
-    """(feed, path, sha) for every landing file; sha is None for files already loaded."""
+    """(feed, path, sha) for every landing file and refused link; sha is None for entries
+    already recorded."""
     known = {
         (feed, sha)
         for feed, sha in con.execute("select feed, file_sha256 from meta.load_log").fetchall()
@@ -435,8 +485,11 @@ def pending_files(
     for name, feed in FEEDS.items():
         if feeds and name not in feeds:
             continue
-        for path in landing_files(landing, feed):
-            sha = sha256_of(path)
+        for path in landing_entries(landing, feed):
+            try:
+                sha = symlink_sha(path) if path.is_symlink() else sha256_of(path)
+            except OSError:
+                continue  # vanished or unreadable between listing and reading: next run
             yield feed, path, (None if (name, sha) in known else sha)
             known.add((name, sha))  # a byte-identical copy later in the same run is skipped too
 
@@ -454,8 +507,13 @@ def load_landing(
     for feed, path, sha in pending_files(con, landing, feeds):
         if sha is None:
             result = FileResult(feed.name, str(path), "SKIPPED")
+        elif path.is_symlink():
+            result = refuse_symlink(con, feed, path, run_id, sha)
         else:
-            result = load_file(con, feed, path, run_id, sha)
+            try:
+                result = load_file(con, feed, path, run_id, sha)
+            except FileNotFoundError:
+                continue  # removed between listing and loading: nothing to record
         report.files.append(result)
         if on_file:
             on_file(result)

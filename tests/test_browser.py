@@ -83,7 +83,7 @@ def dashboard(pipeline_run, tmp_path_factory):
     # the server's output goes to a file: an unread pipe fills up and blocks the server
     log = (tmp_path_factory.mktemp("dashboard") / "dashboard.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "waybill.cli", "dashboard", "--port", str(port)],
+        [sys.executable, "-m", "waybill.cli", "dashboard", "--no-auth", "--port", str(port)],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=log,

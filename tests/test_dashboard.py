@@ -64,6 +64,7 @@ def texts(at: AppTest) -> str:
 def data_dir(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("WAYBILL_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("WAYBILL_USERS_FILE", raising=False)
+    monkeypatch.setenv("WAYBILL_DASHBOARD_NO_AUTH", "1")  # no users: open only with --no-auth
     return tmp_path
 
 
@@ -114,6 +115,7 @@ def test_with_a_snapshot_without_marts_every_page_says_what_to_run(empty_snapsho
 def snapshot(pipeline_run, monkeypatch) -> Path:
     monkeypatch.setenv("WAYBILL_DATA_DIR", str(pipeline_run["data_dir"]))
     monkeypatch.delenv("WAYBILL_USERS_FILE", raising=False)
+    monkeypatch.setenv("WAYBILL_DASHBOARD_NO_AUTH", "1")  # no users: open only with --no-auth
     return pipeline_run["settings"].snapshot
 
 
@@ -717,6 +719,7 @@ def older_snapshot(pipeline_run, tmp_path, monkeypatch) -> Path:
     con.close()
     monkeypatch.setenv("WAYBILL_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("WAYBILL_USERS_FILE", raising=False)
+    monkeypatch.setenv("WAYBILL_DASHBOARD_NO_AUTH", "1")  # no users: open only with --no-auth
     return path
 
 
@@ -956,6 +959,7 @@ def snapshot_goods_at_price(pipeline_run, tmp_path, monkeypatch) -> tuple[Path, 
     con.close()
     monkeypatch.setenv("WAYBILL_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("WAYBILL_USERS_FILE", raising=False)
+    monkeypatch.setenv("WAYBILL_DASHBOARD_NO_AUTH", "1")  # no users: open only with --no-auth
     return path, flagged, orders
 
 
@@ -1073,7 +1077,7 @@ def test_waybill_dashboard_becomes_streamlit_and_stops_with_it(tmp_path):
     env = os.environ | {"WAYBILL_DATA_DIR": str(tmp_path)}
     env.pop("WAYBILL_USERS_FILE", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "waybill.cli", "dashboard", "--port", str(port)],
+        [sys.executable, "-m", "waybill.cli", "dashboard", "--no-auth", "--port", str(port)],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -31,13 +31,14 @@ def test_the_dashboard_keeps_serving_while_the_pipeline_republishes(
     settings = load_settings(tmp_path)
     monkeypatch.setenv("WAYBILL_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("WAYBILL_USERS_FILE", raising=False)
+    monkeypatch.setenv("WAYBILL_DASHBOARD_NO_AUTH", "1")  # no users: open only with --no-auth
     before = data.snapshot_info()["published_at"]
 
     env = os.environ | {"WAYBILL_DATA_DIR": str(tmp_path)}
     env.pop("DAGSTER_HOME", None)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "waybill.cli", "dashboard", "--port", str(port)],
+        [sys.executable, "-m", "waybill.cli", "dashboard", "--no-auth", "--port", str(port)],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -52,7 +53,8 @@ def test_the_dashboard_keeps_serving_while_the_pipeline_republishes(
         log_path = tmp_path / "run.log"
         log = log_path.open("w")
         run = subprocess.Popen(
-            [sys.executable, "-m", "waybill.cli", "run", "--quiet"],
+            # nothing new in the landing zone: --full-refresh makes the run republish
+            [sys.executable, "-m", "waybill.cli", "run", "--quiet", "--full-refresh"],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=log,
@@ -82,4 +84,6 @@ def test_the_dashboard_keeps_serving_while_the_pipeline_republishes(
     assert after > before, "the run republished the snapshot"
     assert reads >= 3 and renders >= 3, (reads, renders)
     assert settings.snapshot.exists()
-    assert not list(settings.serving_dir.glob(".*.tmp")), "no half-written snapshot left behind"
+    assert not list(settings.serving_dir.glob(".*.tmp*")), "no half-written snapshot left behind"
+    # Every read saw a whole snapshot: the old one or the new one, never anything else.
+    assert seen <= {before, after} and before in seen, seen

@@ -195,14 +195,41 @@ def warehouse_counts(settings) -> dict:
         con.close()
 
 
-def test_a_second_run_changes_no_counts(pipeline_run):
-    before = warehouse_counts(pipeline_run["settings"])
+def published_runs(settings) -> list[str]:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return [r for (r,) in con.execute("select run_id from meta.build_state").fetchall()]
+    finally:
+        con.close()
+
+
+def test_a_second_run_with_nothing_new_changes_nothing_and_skips_the_build(pipeline_run):
+    settings = pipeline_run["settings"]
+    before = warehouse_counts(settings)
+    snapshot_before = settings.snapshot.stat()
+    published_before = published_runs(settings)
+    assert len(published_before) == 1
     run = waybill("run", "--quiet", data_dir=pipeline_run["data_dir"])
     assert run.returncode == 0, run.stderr[-5000:]
-    assert warehouse_counts(pipeline_run["settings"]) == before
+    assert warehouse_counts(settings) == before
+    assert "nothing new since the last published snapshot" in run.stdout
+    # Not rebuilt, not republished: the same snapshot file, no new publication on record.
+    after = settings.snapshot.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (
+        snapshot_before.st_ino,
+        snapshot_before.st_mtime_ns,
+    )
+    assert published_runs(settings) == published_before
+    # --full-refresh rebuilds and republishes the same content.
+    full = waybill("run", "--quiet", "--full-refresh", data_dir=pipeline_run["data_dir"])
+    assert full.returncode == 0, full.stderr[-5000:]
+    assert "nothing new" not in full.stdout
+    assert warehouse_counts(settings) == before
+    assert len(published_runs(settings)) == 2
+    assert settings.snapshot.stat().st_ino != snapshot_before.st_ino
 
 
-def test_garbage_dropped_into_every_landing_folder_is_quarantined_and_the_run_succeeds(
+def test_garbage_and_hostile_files_in_every_landing_folder_are_named_and_the_run_succeeds(
     pipeline_run, tmp_path
 ):
     data_dir = tmp_path / "copy"
@@ -217,10 +244,44 @@ def test_garbage_dropped_into_every_landing_folder_is_quarantined_and_the_run_su
         path = landing / feed.folder / f"zz_garbage_{name}{suffix}"
         path.write_bytes(garbage + name.encode())  # distinct bytes per feed, so none is a copy
         dropped[name] = path
+    # Hostile files (tests/test_hostile_files.py has one of each per format): JSON nested
+    # 10,000 levels (it used to stop every later run), invalid UTF-8 in a JSON string, and a
+    # link to a file outside the landing zone, whose content must appear nowhere.
+    secret = tmp_path / "outside.csv"
+    secret.write_text("shipment_id,carrier_code,event_code,event_time\nTOP-SECRET,X,PU,2026\n")
+    hostile = {
+        "dcsa deep": landing / FEEDS["dcsa"].folder / "zz_deep.json",
+        "parcel deep": landing / FEEDS["parcel"].folder / "zz_deep.json",
+        "orders deep": landing / FEEDS["orders"].folder / "zz_deep.json",
+        "parcel utf8": landing / FEEDS["parcel"].folder / "zz_latin1.json",
+        "csv link": landing / FEEDS["csv_events"].folder / "zz_link.csv",
+    }
+    for label, path in hostile.items():
+        if label.endswith("deep"):
+            path.write_bytes(b"[" * 10_000 + label.encode().join([b'"', b'"']) + b"]" * 10_000)
+    hostile["parcel utf8"].write_bytes(b'{"shipments": [{"id": "Z\xfcrich"}]}')
+    hostile["csv link"].symlink_to(secret)
+    dropped |= hostile
+    # ...and a good file after them in the same folder still loads.
+    good = landing / FEEDS["returns"].folder / "zzz_good.csv"
+    good.write_text(
+        "rma_number,order_id,line_number,quantity,reason,returned_at\n"
+        "RMA-HOSTILE-1,O-X,1,1,DEFECT,2026-10-09T10:00:00Z\n"
+    )
     before = warehouse_counts(pipeline_run["settings"])
     run = waybill("run", "--quiet", data_dir=data_dir)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    assert "nothing new" not in run.stdout  # new files, even failed ones, rebuild and republish
     con = duckdb.connect(str(data_dir / "warehouse" / "waybill.duckdb"), read_only=True)
+    assert con.execute(
+        "select status, rows_loaded from meta.load_log where source_file = ?", [str(good)]
+    ).fetchall() == [("LOADED", 1)]
+    assert "TOP-SECRET" not in run.stdout + run.stderr
+    snapshot = duckdb.connect(str(data_dir / "serving" / "waybill.duckdb"), read_only=True)
+    for table in ("meta.load_log", "meta.quarantine"):
+        assert not snapshot.execute(
+            f"select count(*) from {table} as t where to_json(t)::varchar like '%TOP-SECRET%'"
+        ).fetchall()[0][0]
     for name, path in dropped.items():
         rows = con.execute(
             "select l.status, l.error, q.reason from meta.load_log as l "
@@ -234,6 +295,7 @@ def test_garbage_dropped_into_every_landing_folder_is_quarantined_and_the_run_su
         )
         assert path.name in run.stdout, f"the run summary names {path.name}"
     after = {k: v for k, v in warehouse_counts(data_dir_settings(data_dir)).items()}
+    before[f"raw.{FEEDS['returns'].table}"] += 1  # the good file
     assert {k: v for k, v in after.items() if k.startswith("raw.")} == {
         k: v for k, v in before.items() if k.startswith("raw.")
     }

@@ -55,12 +55,15 @@ def prepare_run_environment(settings: Settings) -> None:
     ensure_manifest(settings)
 
 
-def run_pipeline(settings: Settings, quiet: bool = False) -> bool:
-    """Run the whole pipeline once, in this process, through Dagster. True if it succeeded."""
+def run_pipeline(settings: Settings, quiet: bool = False, full_refresh: bool = False) -> bool:
+    """Run the whole pipeline once, in this process, through Dagster. True if it succeeded.
+    With nothing new since the last published snapshot, only ingestion and the raw-feed checks
+    run (waybill/build_state.py); ``full_refresh`` rebuilds everything regardless."""
     prepare_run_environment(settings)
     import dagster as dg
 
     from orchestration.definitions import defs
+    from waybill.build_state import FULL_REFRESH_TAG
     from waybill.recovery import CLI_TAGS, cli_run_lock, release_dead_cli_runs
 
     job = defs.resolve_job_def("pipeline")
@@ -73,19 +76,20 @@ def run_pipeline(settings: Settings, quiet: bool = False) -> bool:
             instance=instance,
             run_config={"loggers": {"console": {"config": {"log_level": level}}}},
             raise_on_error=False,
-            tags=CLI_TAGS,
+            tags=CLI_TAGS | ({FULL_REFRESH_TAG: "true"} if full_refresh else {}),
         )
-    print_summary(settings, result.success)
+    print_summary(settings, result.success, result.run_id)
     from waybill.checks import print_check_summary
 
     blocked = print_check_summary(settings, result.run_id)
     return result.success and not blocked
 
 
-def print_summary(settings: Settings, success: bool) -> None:
+def print_summary(settings: Settings, success: bool, run_id: str | None = None) -> None:
     import duckdb
 
     from ingestion.load import LOAD_SUMMARY_SQL
+    from waybill.build_state import published_by
 
     if not settings.warehouse.exists():
         print("no warehouse yet")
@@ -101,6 +105,7 @@ def print_summary(settings: Settings, success: bool) -> None:
         failed = con.execute(
             "select source_file, error from meta.load_log where status = 'FAILED' order by 1"
         ).fetchall()
+        published = run_id is None or published_by(con, run_id)
     finally:
         con.close()
     print(
@@ -113,22 +118,34 @@ def print_summary(settings: Settings, success: bool) -> None:
         for source, error in failed:
             print(f"  {source}: {error}")
     state = "succeeded" if success else "FAILED (see the log above; the last good snapshot is kept)"
+    if success and not published:
+        print(
+            "\nnothing new since the last published snapshot: files and raw-feed checks "
+            "(freshness included) ran; dbt build, publish and exports were skipped "
+            "(`waybill run --full-refresh` rebuilds everything)"
+        )
     print(f"\npipeline {state}")
     print(f"warehouse: {settings.warehouse}")
     print(f"published snapshot: {settings.snapshot}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return 0 if run_pipeline(load_settings(), quiet=args.quiet) else 1
+    ok = run_pipeline(load_settings(), quiet=args.quiet, full_refresh=args.full_refresh)
+    return 0 if ok else 1
 
 
-def dashboard_command(settings: Settings, port: int) -> list[str]:
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def dashboard_command(settings: Settings, port: int, host: str = "127.0.0.1") -> list[str]:
     return [
         sys.executable,
         "-m",
         "streamlit",
         "run",
         str(PROJECT_ROOT / "dashboards" / "app.py"),
+        "--server.address",
+        host,
         "--server.port",
         str(port),
         "--server.headless",
@@ -137,17 +154,57 @@ def dashboard_command(settings: Settings, port: int) -> list[str]:
         "false",
         "--client.toolbarMode",
         "minimal",
+        # Exceptions show a generic message in the browser; details go to the server log only.
+        "--client.showErrorDetails",
+        "none",
     ]
+
+
+def check_dashboard_access(settings: Settings, host: str, no_auth: bool) -> str | None:
+    """Why the dashboard must not start this way, or None. Prints the warnings it implies."""
+    from waybill.users import load_users
+
+    try:
+        users = load_users(settings.users_file)
+    except (ValueError, OSError) as exc:
+        return f"the users file cannot be read: {exc}"
+    if no_auth and host not in LOOPBACK:
+        return (
+            f"--no-auth serves every customer's data without sign-in, so it is allowed on "
+            f"localhost only, not on {host}; add a user (waybill users add NAME --role internal)"
+        )
+    if no_auth:
+        print(
+            "WARNING: --no-auth: anyone who can reach this machine's localhost sees all data "
+            "as an internal user, without signing in",
+            file=sys.stderr,
+        )
+    elif not users:
+        print(
+            f"no dashboard users in {settings.users_file}: the dashboard serves no data until "
+            "one is added (waybill users add NAME --role internal), or start it with --no-auth "
+            "on localhost",
+            file=sys.stderr,
+        )
+    return None
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     settings = load_settings()
-    env = os.environ | {"WAYBILL_DATA_DIR": str(settings.data_dir)}
-    print(f"dashboard: http://localhost:{args.port}  (reading {settings.snapshot}; Ctrl+C stops)")
+    problem = check_dashboard_access(settings, args.host, args.no_auth)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    env = os.environ | {
+        "WAYBILL_DATA_DIR": str(settings.data_dir),
+        "WAYBILL_DASHBOARD_NO_AUTH": "1" if args.no_auth else "0",
+    }
+    shown = "localhost" if args.host in LOOPBACK else args.host
+    print(f"dashboard: http://{shown}:{args.port}  (reading {settings.snapshot}; Ctrl+C stops)")
     sys.stdout.flush()
     # Replace this process with Streamlit (same pid): a signal to `waybill dashboard` reaches
     # Streamlit itself and stopping it leaves no orphan behind.
-    command = dashboard_command(settings, args.port)
+    command = dashboard_command(settings, args.port, args.host)
     os.execve(command[0], command, env)
 
 
@@ -172,6 +229,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.no_dashboard:
         return 0 if ok else 1
     print("\nstarting the dashboard; open the address below in a browser")
+    from waybill.users import load_users
+
+    try:
+        has_users = bool(load_users(settings.users_file))
+    except (ValueError, OSError):
+        has_users = True  # cmd_dashboard reports the broken file
+    # The demo is the README's first command: with nobody set up yet it serves the sample data
+    # on localhost without sign-in (and says so); once users exist, they sign in as usual.
+    args.host, args.no_auth = "127.0.0.1", not has_users
     return cmd_dashboard(args)
 
 
@@ -228,10 +294,26 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("run", help="run the whole pipeline once (ingest, dbt build, publish)")
     p.add_argument("--quiet", action="store_true", help="only warnings and the summary")
+    p.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild and republish even when nothing changed since the last published snapshot",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("dashboard", help="start the Streamlit dashboard")
     p.add_argument("--port", type=int, default=8501)
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 opens it to "
+        "the network, with sign-in)",
+    )
+    p.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve all data without sign-in (localhost only; for a single-user machine)",
+    )
     p.set_defaults(func=cmd_dashboard)
 
     p = sub.add_parser("demo", help="generate sample feeds if none, run, start the dashboard")

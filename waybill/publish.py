@@ -35,9 +35,9 @@ def publish_snapshot(
 ) -> dict:
     """Copy the published schemas from the warehouse connection ``con`` into ``snapshot``."""
     snapshot.parent.mkdir(parents=True, exist_ok=True)
-    # A publish killed before its rename leaves its temporary file behind: remove it (one
-    # publish at a time runs, in the warehouse pool).
-    for stale in snapshot.parent.glob(f".{snapshot.name}.*.tmp"):
+    # A publish killed before its rename leaves its temporary file (and DuckDB's .wal beside
+    # it) behind: remove them (one publish at a time runs, in the warehouse pool).
+    for stale in snapshot.parent.glob(f".{snapshot.name}.*.tmp*"):
         stale.unlink(missing_ok=True)
     tmp = snapshot.with_name(f".{snapshot.name}.{os.getpid()}.tmp")
     tables = con.execute(

@@ -22,6 +22,10 @@ class Settings:
     duckdb_memory_limit: str = "3GB"
     #: Dashboard users (tenant mode); see waybill/users.py. None: ``users.toml`` in data_dir.
     users_file_override: Path | None = None
+    #: The dashboard serves data without sign-in only when the operator said so on a loopback
+    #: address (`waybill dashboard --no-auth`, which `waybill demo` uses); otherwise no users
+    #: means no data.
+    dashboard_no_auth: bool = False
 
     @property
     def landing(self) -> Path:
@@ -47,7 +51,8 @@ class Settings:
 
     @property
     def users_file(self) -> Path:
-        """Dashboard users with hashed passwords; no file means no login (waybill/users.py)."""
+        """Dashboard users with hashed passwords; without one the dashboard serves no data
+        unless started with ``--no-auth`` on localhost (waybill/users.py)."""
         return self.users_file_override or self.data_dir / "users.toml"
 
     @property
@@ -83,4 +88,5 @@ def load_settings(data_dir: str | os.PathLike | None = None) -> Settings:
             if os.environ.get("WAYBILL_USERS_FILE")
             else None
         ),
+        dashboard_no_auth=os.environ.get("WAYBILL_DASHBOARD_NO_AUTH") == "1",
     )

@@ -16,6 +16,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from ingestion.contracts import MAX_CSV_LINE_BYTES
 from ingestion.parsers.base import MalformedFileError, ParsedFile, Reject
 
 _SNIFF_BYTES = 1 << 20
@@ -73,6 +74,10 @@ def record_start_lines(path: Path, encoding: str) -> tuple[list[int], set[int]]:
     return starts, blank
 
 
+#: What a column name looks like: the contract's names and what spreadsheets make of them.
+_HEADER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .()-]{0,63}")
+
+
 def normalise_header(name: str) -> str:
     return name.strip().lstrip("\ufeff").strip().lower().replace(" ", "_")
 
@@ -111,11 +116,20 @@ def read_csv(
             select * from read_csv('{src}', all_varchar = true, header = true,
                 encoding = '{encoding}', store_rejects = true,
                 rejects_scan = '_csv_rejects_scan', rejects_table = '_csv_rejects',
-                null_padding = false, strict_mode = true)
+                null_padding = false, strict_mode = true,
+                max_line_size = {MAX_CSV_LINE_BYTES})
             """
         )
     except duckdb.Error as exc:
+        # Only the first line of DuckDB's message: the rest quotes the offending line whole.
         first = str(exc).strip().splitlines()[0]
+        if "Maximum line size" in str(exc):
+            raise MalformedFileError(
+                path,
+                "file",
+                f"a line is longer than {MAX_CSV_LINE_BYTES >> 20} MiB, the limit for one CSV "
+                "line: check the file is line-delimited text, or split very long values",
+            ) from exc
         raise MalformedFileError(
             path, "file", f"not a readable delimited text file ({first})"
         ) from exc
@@ -125,11 +139,17 @@ def read_csv(
     mapping = {normalise_header(c): c for c in columns}
     missing = [c for c in required if c not in mapping]
     if missing:
-        shown = ", ".join(columns[:12]) + (" ..." if len(columns) > 12 else "")
+        if all(_HEADER_NAME.fullmatch(c) for c in columns):
+            shown = ", ".join(columns[:12]) + (" ..." if len(columns) > 12 else "")
+            seen = f"the header has: {shown}"
+        else:
+            # Not column names (a wrong file, or data where the header should be): say so
+            # without quoting the line, which may be anything the file holds.
+            seen = f"the first line does not read as column names ({len(columns)} field(s))"
         raise MalformedFileError(
             path,
             "line 1 (header)",
-            f"required column(s) {', '.join(missing)} missing; the header has: {shown}. "
+            f"required column(s) {', '.join(missing)} missing; {seen}. "
             "Check the delimiter and the template's column names (docs/feeds.md).",
         )
     notes = []

@@ -3,10 +3,35 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ingestion.contracts import MAX_JSON_DEPTH
 from ingestion.parsers.base import MalformedFileError
+
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_STRING = re.compile(rb'"[^"]*"')
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
+_STEP = np.zeros(256, dtype=np.int8)
+_STEP[[ord("["), ord("{")]] = 1
+_STEP[[ord("]"), ord("}")]] = -1
+
+
+def nesting_depth(data: bytes) -> int:
+    """How deep the arrays and objects of a JSON text nest, without parsing it.
+
+    Escapes are dropped first (an escaped quote must not open a string), then everything but
+    brackets and quotes, then the strings themselves; what is left are the brackets, whose
+    running sum is the depth. All steps run in C (re, bytes.translate, numpy), so a hostile file
+    nested 100,000 levels is refused in milliseconds instead of exhausting Python's stack.
+    """
+    structure = _STRING.sub(b"", _ESCAPE.sub(b"", data).translate(None, _NOT_STRUCTURE))
+    if not structure:
+        return 0
+    return int(np.cumsum(_STEP[np.frombuffer(structure, dtype=np.uint8)], dtype=np.int64).max())
 
 
 def read_json(path: Path) -> Any:
@@ -24,6 +49,14 @@ def read_json(path: Path) -> Any:
         ) from None
     if not text.strip():
         raise MalformedFileError(path, "line 1", "the file is empty: expected a JSON document")
+    depth = nesting_depth(data)
+    if depth > MAX_JSON_DEPTH:
+        raise MalformedFileError(
+            path,
+            "file",
+            f"JSON nested {depth:,} levels deep; the limit is {MAX_JSON_DEPTH} (carrier and order "
+            "documents use under 10): the file is broken or hostile and was not parsed",
+        )
     try:
         # parse_int/parse_float=str keep "20.0" and "0012" as written; the contract decides.
         return json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
@@ -38,6 +71,11 @@ def read_json(path: Path) -> Any:
         else:
             rule = f"not valid JSON: {exc.msg}"
         raise MalformedFileError(path, where, rule) from None
+    except RecursionError:
+        # Only reachable when the depth estimate above was fooled by malformed quoting.
+        raise MalformedFileError(
+            path, "file", f"JSON nested too deeply to parse (limit {MAX_JSON_DEPTH} levels)"
+        ) from None
 
 
 def as_text(value: Any) -> str | None:

@@ -5,7 +5,7 @@ import hashlib
 import dagster as dg
 
 from ingestion.contracts import FEEDS
-from ingestion.load import landing_files
+from ingestion.load import landing_entries
 from waybill.settings import load_settings
 
 pipeline_job = dg.define_asset_job(
@@ -24,8 +24,8 @@ def landing_fingerprint() -> str:
     landing = load_settings().landing
     parts = []
     for feed in FEEDS.values():
-        for p in landing_files(landing, feed):
-            st = p.stat()
+        for p in landing_entries(landing, feed):
+            st = p.lstat()  # a link is reported by the loader, never followed
             parts.append(f"{p.relative_to(landing)}:{st.st_size}:{st.st_mtime_ns}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 

@@ -5,6 +5,7 @@ import dagster as dg
 from expectations.results import blocking_failures
 from orchestration.defs.dbt import dbt_models
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
+from waybill.build_state import record_published
 from waybill.publish import publish_snapshot
 
 
@@ -30,8 +31,10 @@ def published_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseRe
                 + "; ".join(f"{a} {c} {e} observed {o}" for a, c, e, o in failures[:10])
             )
         info = publish_snapshot(con, settings.snapshot, run_id=context.run_id)
+        inputs = record_published(con, context.run_id)
     return dg.MaterializeResult(
         metadata={
+            "inputs_fingerprint": inputs,
             "path": str(settings.snapshot),
             "published_at": info["published_at"],
             "tables": info["tables"],

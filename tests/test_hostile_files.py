@@ -1,0 +1,186 @@
+"""Hostile files at the file boundary: whatever one file does, it is FAILED with its name and a
+reason, and every other file of every feed still loads.
+
+Inputs are made here, not committed: JSON nested 10,000 levels (which used to raise
+RecursionError and stop the whole run), a CSV and an X12 file with one multi-megabyte line,
+a file over its format's size limit, invalid UTF-8 inside a JSON string, symbolic links in the
+landing zone (to a file outside it, to a good file inside it, dangling, and a feed folder that
+is a link out of the landing root), and a parser that raises something nobody foresaw.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+import ingestion.load as load_module
+from ingestion.contracts import FEEDS, MAX_FILE_BYTES, MAX_JSON_DEPTH
+from ingestion.load import SYMLINK_REFUSED, load_landing
+from ingestion.parsers.json_file import nesting_depth
+from tests.test_bad_inputs import GOOD, good_content, log_of, place, quarantine_of
+
+JSON_FEEDS = ("dcsa", "orders", "parcel")
+#: A good JSON file per JSON feed (the corpus's good orders file is CSV).
+GOOD_JSON = {
+    "dcsa": GOOD["dcsa"],
+    "parcel": GOOD["parcel"],
+    "orders": (
+        "zz_good.json",
+        '[{"order_id": "O9", "customer_id": "CUST-9", "created_at": "2026-10-01T10:00:00Z", '
+        '"promised_delivery_end": "2026-10-05T18:00:00Z", "incoterm": "FOB", '
+        '"origin_country": "DE", "destination_country": "US", "currency": "EUR", '
+        '"lines": [{"line_number": 1, "sku": "SKU-9", "quantity": 2, "unit_price": "10.00"}]}]',
+    ),
+}
+
+
+@pytest.fixture
+def con(tmp_path):
+    c = duckdb.connect(str(tmp_path / "w.duckdb"))
+    yield c
+    c.close()
+
+
+def assert_failed(con, path, *words: str) -> str:
+    """FAILED in the load log and one file-level quarantine row, both with the reason."""
+    status, read, loaded, quarantined, error = log_of(con, path)
+    assert (status, read, loaded, quarantined) == ("FAILED", 0, 0, 0), error
+    for w in words:
+        assert w in error, error
+    [(position, _field, rule, reason, _value)] = quarantine_of(con, path)
+    assert rule == "file" and reason.startswith("the whole file was skipped")
+    return error
+
+
+def assert_good_loaded(con, landing, feeds, good=GOOD) -> None:
+    for feed in feeds:
+        status, read, loaded, quarantined, error = log_of(
+            con, landing / FEEDS[feed].folder / good[feed][0]
+        )
+        assert status == "LOADED" and loaded == read >= 1, (feed, error)
+
+
+def test_json_nesting_depth_is_measured_without_parsing():
+    assert nesting_depth(b"[]") == 1
+    assert nesting_depth(b'{"a": [{"b": "[[[["}]}') == 3  # brackets inside strings do not count
+    assert nesting_depth(b'["\\"[[[", ["x"]]') == 2  # an escaped quote does not end the string
+    assert nesting_depth(b"[" * 10_000 + b"]" * 10_000) == 10_000
+
+
+@pytest.mark.parametrize("feed", JSON_FEEDS)
+def test_json_nested_ten_thousand_levels_fails_alone(feed, tmp_path, con):
+    landing = tmp_path / "landing"
+    deep = place(landing, feed, "deep.json", b'{"a": ' * 10_000 + b"1" + b"}" * 10_000)
+    place(landing, feed, *GOOD_JSON[feed][:1], GOOD_JSON[feed][1].encode())
+    load_landing(con, landing)
+    assert_failed(con, deep, "10,000 levels deep", f"limit is {MAX_JSON_DEPTH}")
+    assert_good_loaded(con, landing, [feed], GOOD_JSON)
+
+
+@pytest.mark.parametrize("feed", JSON_FEEDS)
+def test_invalid_utf8_inside_a_json_string_fails_with_its_byte(feed, tmp_path, con):
+    landing = tmp_path / "landing"
+    good = GOOD_JSON[feed][1].encode()
+    cut = good.index(b'"', good.index(b":")) + 1  # inside the first string value
+    bad = place(landing, feed, "latin1.json", good[:cut] + b"Z\xfcrich " + good[cut:])
+    place(landing, feed, GOOD_JSON[feed][0], good)
+    load_landing(con, landing)
+    assert_failed(con, bad, f"byte {cut + 2}", "not UTF-8")
+    assert_good_loaded(con, landing, [feed], GOOD_JSON)
+
+
+def test_a_csv_line_of_several_megabytes_is_rejected_as_that_line(tmp_path, con):
+    landing = tmp_path / "landing"
+    head, row = GOOD["csv_events"][1].splitlines()
+    huge = "S8,SNDR,PU,2026-10-01T10:00:00Z," + "x" * (3 << 20)
+    path = place(landing, "csv_events", "huge_line.csv", f"{head}\n{row}\n{huge}\n".encode())
+    place(landing, "csv_events", GOOD["csv_events"][0], good_content("csv_events"))
+    load_landing(con, landing)
+    # DuckDB's reader cannot step over a line beyond its limit, so the whole file fails, named,
+    # with the limit (and without quoting the line); the feed's other files load.
+    error = assert_failed(con, path, "longer than 2 MiB")
+    assert "xxxx" not in error
+    assert_good_loaded(con, landing, ["csv_events"])
+
+
+def test_an_x12_segment_of_several_megabytes_does_not_stop_the_feed(tmp_path, con):
+    landing = tmp_path / "landing"
+    good = good_content("x12_214").decode()
+    bloated = good.replace("MS1*CHICAGO*IL*US", "MS1*" + "C" * (4 << 20) + "*IL*US", 1)
+    path = place(landing, "x12_214", "bloated.edi", bloated.encode())
+    place(landing, "x12_214", GOOD["x12_214"][0], good.encode())
+    load_landing(con, landing)
+    # X12 has no line limit: the long segment is read, every status loads.
+    assert log_of(con, path)[:4] == ("LOADED", 3, 3, 0)
+    assert_good_loaded(con, landing, ["x12_214"])
+
+
+@pytest.mark.parametrize("feed", ["dcsa", "x12_214", "returns"])
+def test_a_file_over_its_formats_size_limit_is_not_read(feed, tmp_path, con, monkeypatch):
+    """A bomb-like file (a small pattern repeated to a large size) is refused by its size
+    before any parser holds it in memory; the limit is lowered here to keep the test small."""
+    landing = tmp_path / "landing"
+    fmt = FEEDS[feed].format
+    monkeypatch.setitem(MAX_FILE_BYTES, fmt, 1 << 20)
+    suffix = FEEDS[feed].patterns[0].lstrip("*")
+    bomb = place(landing, feed, f"bomb{suffix}", good_content(feed) * ((2 << 20) // 40))
+    place(landing, feed, GOOD[feed][0], good_content(feed))
+    load_landing(con, landing)
+    assert_failed(con, bomb, "over the 1 MiB limit", fmt, "split it")
+    assert_good_loaded(con, landing, [feed])
+
+
+def test_symbolic_links_are_reported_and_never_followed(tmp_path, con):
+    landing = tmp_path / "landing"
+    secret = tmp_path / "outside" / "secret.csv"
+    secret.parent.mkdir()
+    secret.write_text("event_id,shipment_id\nTOP-SECRET-LINE,x\n")
+    good = place(landing, "csv_events", GOOD["csv_events"][0], good_content("csv_events"))
+    folder = good.parent
+    (folder / "to_outside.csv").symlink_to(secret)
+    (folder / "to_inside.csv").symlink_to(good)
+    (folder / "dangling.csv").symlink_to(tmp_path / "nowhere.csv")
+    # A whole feed folder that is a link out of the landing root is not read at all.
+    (landing / FEEDS["returns"].folder).symlink_to(secret.parent, target_is_directory=True)
+    report = load_landing(con, landing)
+    for name in ("to_outside.csv", "to_inside.csv", "dangling.csv"):
+        assert_failed(con, folder / name, "symbolic link")
+    assert_good_loaded(con, landing, ["csv_events"])
+    assert not any(f.feed == "returns" for f in report.files)
+    everything = con.execute(
+        "select string_agg(coalesce(error, '') || coalesce(notes, ''), ' ') from meta.load_log"
+    ).fetchall()[0][0]
+    assert "TOP-SECRET" not in everything
+    assert SYMLINK_REFUSED in everything
+    # Reported once: a second run records nothing new for the same links.
+    again = load_landing(con, landing)
+    assert {f.status for f in again.files} == {"SKIPPED"}
+
+
+def test_a_wrong_file_is_refused_without_quoting_its_first_line(tmp_path, con):
+    landing = tmp_path / "landing"
+    path = place(
+        landing, "csv_events", "passwd.csv", b"root:x:0:0:root:/root:/bin/bash\nbin:x:1:1::/:\n"
+    )
+    load_landing(con, landing)
+    error = assert_failed(con, path, "required column(s)", "does not read as column names")
+    assert "/bin/bash" not in error and "root" not in error
+
+
+@pytest.mark.parametrize("exc", [RecursionError, MemoryError, RuntimeError, AttributeError])
+def test_whatever_a_parser_raises_only_its_file_fails(exc, tmp_path, con, monkeypatch):
+    landing = tmp_path / "landing"
+    for feed in ("dcsa", "returns"):
+        place(landing, feed, GOOD[feed][0], good_content(feed))
+    bad = place(landing, "dcsa", "a_first.json", b'[{"eventID": "x"}]')
+    real_parse = load_module._parse
+
+    def parse(feed, path, con):
+        if path == bad:
+            raise exc("the parser fell over")
+        return real_parse(feed, path, con)
+
+    monkeypatch.setattr(load_module, "_parse", parse)
+    load_landing(con, landing)
+    assert_failed(con, bad, exc.__name__, "the parser fell over")
+    assert_good_loaded(con, landing, ["dcsa", "returns"])

@@ -1,0 +1,113 @@
+"""Nothing new, nothing done: is the published snapshot already built from what the warehouse
+holds now?
+
+A build's inputs are the loaded files (``meta.load_log``: any new file, loaded or failed, adds a
+row), the dbt project (models, macros, seeds, tests, vars in ``dbt_project.yml``) and the Python
+that shapes the snapshot (publish, exports, data-quality suites). Their fingerprint is recorded
+in ``meta.build_state`` when a snapshot is published. A run whose fingerprint equals the last
+published one skips the dbt build, the mart checks, the publish and the exports; ingestion and
+the checks on the raw feeds (contract, last delivery, freshness) still run, because they matter
+most when nothing arrives. ``waybill run --full-refresh`` ignores the record.
+
+``SCHEMA_VERSION`` is part of the fingerprint: a warehouse built by a version with a different
+layout is rebuilt on its first run, never served as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from waybill.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+
+#: Bump when the warehouse or snapshot layout changes in a way an older build cannot serve.
+SCHEMA_VERSION = 1
+
+#: Run tag that makes the dbt step rebuild even when nothing changed (`waybill run --full-refresh`).
+FULL_REFRESH_TAG = "waybill/full_refresh"
+
+_DBT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests")
+_CODE_INPUTS = ("waybill/publish.py", "waybill/exports.py", "expectations")
+
+BUILD_STATE_DDL = """
+create table if not exists meta.build_state (
+    fingerprint varchar not null,   -- what the published snapshot was built from
+    run_id varchar,
+    load_id bigint,                 -- the newest meta.load_log row it includes
+    schema_version integer not null,
+    published_at timestamp not null -- UTC
+)
+"""
+
+
+def _files(root: Path, names: tuple[str, ...]) -> list[Path]:
+    out = []
+    for name in names:
+        path = root / name
+        if path.is_file():
+            out.append(path)
+        elif path.is_dir():
+            out += [
+                p
+                for p in path.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+            ]
+    return sorted(out)
+
+
+def source_hash() -> str:
+    """Content hash of the dbt project and the snapshot-shaping code (not of mtimes: a fresh
+    checkout of the same commit gives the same hash)."""
+    h = hashlib.sha256()
+    for root, names in ((DBT_PROJECT_DIR, _DBT_INPUTS), (PROJECT_ROOT, _CODE_INPUTS)):
+        for path in _files(root, names):
+            h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def fingerprint(con: duckdb.DuckDBPyConnection) -> tuple[str, int]:
+    """(fingerprint of the build inputs, newest load_id) for the warehouse ``con`` holds."""
+    files, newest = con.execute(
+        "select count(*), coalesce(max(load_id), 0) from meta.load_log"
+    ).fetchall()[0]
+    h = hashlib.sha256(f"schema {SCHEMA_VERSION}; files {files}; newest {newest};".encode())
+    h.update(source_hash().encode())
+    return h.hexdigest()[:24], newest
+
+
+def last_published(con: duckdb.DuckDBPyConnection) -> str | None:
+    con.execute(BUILD_STATE_DDL)
+    row = con.execute(
+        "select fingerprint from meta.build_state order by published_at desc limit 1"
+    ).fetchall()
+    return row[0][0] if row else None
+
+
+def up_to_date(con: duckdb.DuckDBPyConnection, snapshot: Path) -> tuple[bool, str]:
+    """(nothing to rebuild?, current fingerprint): the snapshot exists and was published from
+    exactly these inputs."""
+    current, _ = fingerprint(con)
+    return snapshot.exists() and last_published(con) == current, current
+
+
+def record_published(con: duckdb.DuckDBPyConnection, run_id: str | None) -> str:
+    """Remember what the snapshot just published was built from."""
+    current, newest = fingerprint(con)
+    con.execute(BUILD_STATE_DDL)
+    con.execute(
+        "insert into meta.build_state values (?, ?, ?, ?, ?)",
+        [current, run_id, newest, SCHEMA_VERSION, datetime.now(UTC).replace(tzinfo=None)],
+    )
+    return current
+
+
+def published_by(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
+    """Did run ``run_id`` publish a snapshot (False: it found nothing new, or was blocked)?"""
+    try:
+        sql = "select count(*) from meta.build_state where run_id = ?"
+        return bool(con.execute(sql, [run_id]).fetchall()[0][0])
+    except duckdb.CatalogException:
+        return False  # a warehouse that never published
