@@ -13,6 +13,7 @@ first render (uncached) and a second one served from st.cache_data, as a returni
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -110,6 +111,15 @@ def scan_seconds() -> float:
     return timed(scan_component_manifests)
 
 
+def quantile(values: list[float], q: float) -> float:
+    """The q-quantile by linear interpolation (numpy's default), for a handful of repeats."""
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
 def timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
@@ -120,6 +130,12 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tenant", help="also time this customer's scope")
     parser.add_argument("--render", action="store_true", help="also time whole-page renders")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="time each page's queries this many times"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="last line: JSON rows with p50/p95/max per page"
+    )
     args = parser.parse_args()
     # Page renders run the app as an operator would with `waybill dashboard --no-auth`: an
     # internal user on this machine (the data layer timings do not involve sign-in at all).
@@ -141,18 +157,21 @@ def main() -> int:
     ):
         if scope.is_tenant:
             data.TENANT_DATABASES.clear()
-            rows.append((label, "build tenant database", timed(lambda s=scope: data.tables(s))))
+            rows.append((label, "build tenant database", [timed(lambda s=scope: data.tables(s))]))
         for page, fn in pages(scope, f, carrier, "SHP0000012").items():
             if scope.is_tenant and page == "carriers":
                 continue  # internal users only
-            rows.append((label, page, timed(fn)))
+            rows.append((label, page, [timed(fn) for _ in range(max(1, args.repeats))]))
     print(
         f"snapshot {data.snapshot_path()} ({orders:,} orders, {shipments:,} shipments; "
         f"period {f.start} - {f.end})\n"
     )
-    print("| scope | page | seconds (queries, uncached) |\n|---|---|---:|")
-    for scope, page, seconds in rows:
-        print(f"| {scope} | {page} | {seconds:.3f} |")
+    print("| scope | page | p50 s | p95 s (queries, uncached) |\n|---|---|---:|---:|")
+    summary = []
+    for scope, page, times in rows:
+        p50, p95 = quantile(times, 0.5), quantile(times, 0.95)
+        summary.append({"scope": scope, "page": page, "p50": p50, "p95": p95, "max": max(times)})
+        print(f"| {scope} | {page} | {p50:.3f} | {p95:.3f} |")
     if args.render:
         # Warm the process (imports, Plotly's templates, the component registry) on a page
         # that queries nothing, so the first page timed does not pay it.
@@ -173,6 +192,8 @@ def main() -> int:
         ):
             first, cached = render(page)
             print(f"| {page} | {first:.2f} | {cached:.2f} |")
+    if args.json:
+        print(json.dumps(summary))
     return 0
 
 

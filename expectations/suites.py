@@ -236,7 +236,7 @@ def delivery_suite(feed: Feed) -> Suite:
     fresh as (
         select date_diff('minute', max(finished_at), (now() at time zone 'UTC')) / 60.0
                    as hours_since_last_load
-        from meta.load_log where feed = '{name}' and status <> 'FAILED'
+        from meta.load_log where feed = '{name}' and status like 'LOADED%'
     )
     select files.*, fresh.hours_since_last_load from files cross join fresh
     """

@@ -63,6 +63,12 @@ MAX_FILE_BYTES: dict[str, int] = {
     "dcsa_json": 512 << 20,
     "parcel_json": 512 << 20,
 }
+#: Plausible dates (inclusive, ISO) for every date and timestamp field. Absolute, never relative
+#: to the run date: real data sets go back to 2006 and test fixtures must not expire. A value
+#: outside (1900-01-01 placeholders, 2200 typos) is quarantined with the bounds in the reason,
+#: instead of passing the contract and failing an FX or KPI test later for every customer.
+#: Operators change it with WAYBILL_DATE_MIN / WAYBILL_DATE_MAX (waybill/settings.py).
+DATE_RANGE = ("1990-01-01", "2100-12-31")
 #: The deepest JSON nesting the loader accepts. Real carrier responses nest under 10 levels; a
 #: document nested deeper (hostile or broken) is FAILED before Python's parser recurses into it.
 MAX_JSON_DEPTH = 64

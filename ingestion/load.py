@@ -3,7 +3,8 @@
 For each file in ``<data_dir>/landing/<feed folder>/``:
 
 1. its SHA-256 is looked up in ``meta.load_log``; a file already loaded (same bytes, under any
-   name) is skipped, so re-running a load changes nothing;
+   name) is skipped, so re-running a load changes nothing (a file whose path, size and
+   modification time are on record is not even read again: its recorded hash is used);
 2. the feed's parser turns it into string rows named after the contract (``parsers/``); a file
    that cannot be read at all is recorded as FAILED with the reason, and the next file goes on;
 3. every row is checked against the contract (:func:`validate`): rows that pass go to
@@ -25,7 +26,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from ingestion.contracts import FEEDS, Feed, Field
+from ingestion.contracts import DATE_RANGE, FEEDS, Feed, Field
 from ingestion.db import frame
 from ingestion.parsers import csv_file, ecb_fx, order_file
 from ingestion.parsers.base import MalformedFileError, ParsedFile
@@ -68,7 +69,16 @@ def _sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _checks(fld: Field) -> list[tuple[str, str, str]]:
+#: The value of a date-like field as a DATE, for the plausibility range (valid values only).
+_AS_DATE = {
+    "date": "cast($V as date)",
+    "date8": "cast(strptime($V, '%Y%m%d') as date)",
+    "timestamp": "cast(cast($V as timestamptz) as date)",
+    "timestamp_tz": "cast(cast($V as timestamptz) as date)",
+}
+
+
+def _checks(fld: Field, date_range: tuple[str, str] = DATE_RANGE) -> list[tuple[str, str, str]]:
     """(condition that means *broken*, rule code, sentence) for one field; ``v`` is the value."""
     checks = []
     if fld.required:
@@ -79,6 +89,17 @@ def _checks(fld: Field) -> list[tuple[str, str, str]]:
                 f"$V is not null and not ({_TYPE_OK[fld.type]})",
                 f"type:{fld.type}",
                 f"{fld.name} must be {_EXAMPLES[fld.type]}",
+            )
+        )
+    if fld.type in _AS_DATE:
+        low, high = date_range
+        checks.append(
+            (
+                f"$V is not null and ({_TYPE_OK[fld.type]}) and {_AS_DATE[fld.type]} "
+                f"not between date {_sql_str(low)} and date {_sql_str(high)}",
+                "range:date",
+                f"{fld.name} must be between {low} and {high} (a date outside is a typo or a "
+                "placeholder such as 1900-01-01)",
             )
         )
     if fld.values is not None:
@@ -115,11 +136,11 @@ def _checks(fld: Field) -> list[tuple[str, str, str]]:
     return checks
 
 
-def _error_list_sql(feed: Feed) -> str:
+def _error_list_sql(feed: Feed, date_range: tuple[str, str] = DATE_RANGE) -> str:
     items = []
     for fld in feed.fields:
         v = f"nullif(trim(\"{fld.name}\"), '')"
-        for cond, rule, sentence in _checks(fld):
+        for cond, rule, sentence in _checks(fld, date_range):
             items.append(
                 f"case when {cond.replace('$V', v)} then {{'field': {_sql_str(fld.name)}, "
                 f"'value': {v}, 'rule': {_sql_str(rule)}, 'reason': {_sql_str(sentence)}"
@@ -130,7 +151,9 @@ def _error_list_sql(feed: Feed) -> str:
     return f"list_filter([{', '.join(items)}], lambda x: x is not null)"
 
 
-def _prepare_incoming(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
+def _prepare_incoming(
+    con: duckdb.DuckDBPyConnection, feed: Feed, date_range: tuple[str, str] = DATE_RANGE
+) -> None:
     """Add missing optional contract columns as nulls and the per-row error list."""
     have = {
         c for (c,) in con.execute(f"select name from pragma_table_info('{INCOMING}')").fetchall()
@@ -140,7 +163,7 @@ def _prepare_incoming(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
             con.execute(f'alter table {INCOMING} add column "{name}" varchar')
     con.execute(
         f"create or replace temp table _checked as "
-        f"select *, {_error_list_sql(feed)} as _errors from {INCOMING}"
+        f"select *, {_error_list_sql(feed, date_range)} as _errors from {INCOMING}"
     )
 
 
@@ -161,7 +184,8 @@ def validate(feed: Feed | str, rows: pl.DataFrame) -> pl.DataFrame:
 class FileResult:
     feed: str
     source_file: str
-    #: LOADED, LOADED_WITH_QUARANTINE, FAILED, SKIPPED (already loaded) or CHANGING (the file
+    #: LOADED, LOADED_WITH_QUARANTINE, FAILED, SKIPPED (these bytes were loaded before; a copy
+    #: under a new name is logged once, naming the original) or CHANGING (the file
     #: changed while it was read: not recorded, picked up by the next run)
     status: str
     rows_read: int = 0
@@ -283,6 +307,7 @@ def load_file(
     path: Path,
     run_id: str | None = None,
     sha: str | None = None,
+    date_range: tuple[str, str] = DATE_RANGE,
 ) -> FileResult:
     """Load one file in one transaction. Never raises for bad content; returns what happened."""
     t0 = time.perf_counter()
@@ -321,7 +346,7 @@ def load_file(
         # Still being written (an upload in progress): load it once it has settled.
         result.status = "CHANGING"
         return result
-    _prepare_incoming(con, feed)
+    _prepare_incoming(con, feed, date_range)
     fields = ", ".join(f'nullif(trim("{n}"), \'\') as "{n}"' for n in feed.field_names)
     record_json = "to_json({" + ", ".join(f"'{n}': \"{n}\"" for n in feed.field_names) + "})"
     con.execute("begin transaction")
@@ -394,6 +419,24 @@ def load_file(
     return result
 
 
+def record_duplicate(
+    con: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    path: Path,
+    run_id: str | None,
+    sha: str,
+    original: str,
+) -> FileResult:
+    """One SKIPPED line in the load log for a byte-identical copy under a new name (a re-sent
+    file): nothing of it is loaded again, and the log says which file it duplicates."""
+    started = datetime.now(UTC).replace(tzinfo=None)
+    load_id = con.execute("select nextval('meta.load_id_seq')").fetchall()[0][0]
+    result = FileResult(feed.name, str(path), "SKIPPED", load_id=load_id)
+    note = f"same bytes as {Path(original).name} (already loaded): nothing loaded again"
+    _write_log(con, feed, path, sha, load_id, run_id, started, result, note)
+    return result
+
+
 def refuse_symlink(
     con: duckdb.DuckDBPyConnection, feed: Feed, path: Path, run_id: str | None, sha: str
 ) -> FileResult:
@@ -412,15 +455,19 @@ class _CountMismatch(Exception):
 
 
 def _write_log(con, feed, path, sha, load_id, run_id, started, result, notes) -> None:
+    st = path.lstat()
     con.execute(
-        "insert into meta.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        """insert into meta.load_log (load_id, run_id, feed, source_file, file_sha256,
+            file_bytes, status, rows_read, rows_loaded, rows_quarantined, error, notes,
+            started_at, finished_at, file_mtime_ns)
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             load_id,
             run_id,
             feed.name,
             str(path),
             sha,
-            path.lstat().st_size,
+            st.st_size,
             result.status,
             result.rows_read,
             result.rows_loaded,
@@ -429,6 +476,7 @@ def _write_log(con, feed, path, sha, load_id, run_id, started, result, notes) ->
             notes,
             started,
             datetime.now(UTC).replace(tzinfo=None),
+            st.st_mtime_ns,
         ],
     )
 
@@ -473,25 +521,61 @@ def symlink_sha(path: Path) -> str:
     return hashlib.sha256(f"symlink\0{path.name}\0{target}".encode()).hexdigest()
 
 
+@dataclass
+class Pending:
+    """A landing entry and what to do with it."""
+
+    feed: Feed
+    path: Path
+    #: the content hash; None when these bytes were loaded before (under any name)
+    sha: str | None
+    #: for a byte-identical copy under a new name: the file first loaded with these bytes (the
+    #: copy gets one SKIPPED line in the load log naming it); None once recorded
+    duplicate_of: str | None = None
+    duplicate_sha: str | None = None
+
+
 def pending_files(
     con: duckdb.DuckDBPyConnection, landing: Path, feeds: list[str] | None = None
-) -> Iterator[tuple[Feed, Path, str | None]]:
-    """(feed, path, sha) for every landing file and refused link; sha is None for entries
-    already recorded."""
-    known = {
-        (feed, sha)
-        for feed, sha in con.execute("select feed, file_sha256 from meta.load_log").fetchall()
-    }
+) -> Iterator[Pending]:
+    """Every landing file and refused link of the chosen feeds, in load order."""
+    first: dict[tuple[str, str], str] = {}
+    recorded: set[tuple[str, str, str]] = set()
+    # (path, size, mtime) -> sha of files read before: an unchanged file is not read again
+    # (at a million orders the landing zone holds gigabytes; hashing it all was most of a run
+    # with nothing new). A file rewritten in place gets a new mtime and is hashed again.
+    seen: dict[tuple[str, int, int], str] = {}
+    for feed, sha, source, size, mtime in con.execute(
+        "select feed, file_sha256, source_file, file_bytes, file_mtime_ns from meta.load_log "
+        "order by load_id"
+    ).fetchall():
+        first.setdefault((feed, sha), source)
+        recorded.add((feed, sha, source))
+        if mtime is not None:
+            seen[(source, size, mtime)] = sha
     for name, feed in FEEDS.items():
         if feeds and name not in feeds:
             continue
         for path in landing_entries(landing, feed):
             try:
-                sha = symlink_sha(path) if path.is_symlink() else sha256_of(path)
+                if path.is_symlink():
+                    sha = symlink_sha(path)
+                else:
+                    st = path.stat()
+                    key = (str(path), st.st_size, st.st_mtime_ns)
+                    sha = seen.get(key) or sha256_of(path)
             except OSError:
                 continue  # vanished or unreadable between listing and reading: next run
-            yield feed, path, (None if (name, sha) in known else sha)
-            known.add((name, sha))  # a byte-identical copy later in the same run is skipped too
+            original = first.get((name, sha))
+            if original is None:
+                yield Pending(feed, path, sha)
+            elif (name, sha, str(path)) not in recorded:
+                yield Pending(feed, path, None, original, sha)
+            else:
+                yield Pending(feed, path, None)
+            # a byte-identical copy later in the same run is skipped (and recorded) too
+            first.setdefault((name, sha), str(path))
+            recorded.add((name, sha, str(path)))
 
 
 def load_landing(
@@ -500,18 +584,24 @@ def load_landing(
     feeds: list[str] | None = None,
     run_id: str | None = None,
     on_file: Callable[[FileResult], None] | None = None,
+    date_range: tuple[str, str] = DATE_RANGE,
 ) -> LoadReport:
     """Load every new file under ``landing`` (optionally only some feeds)."""
     ensure_schema(con)
     report = LoadReport()
-    for feed, path, sha in pending_files(con, landing, feeds):
-        if sha is None:
+    for item in pending_files(con, landing, feeds):
+        feed, path, sha = item.feed, item.path, item.sha
+        if item.duplicate_of is not None:
+            result = record_duplicate(
+                con, feed, path, run_id, item.duplicate_sha, item.duplicate_of
+            )
+        elif sha is None:
             result = FileResult(feed.name, str(path), "SKIPPED")
         elif path.is_symlink():
             result = refuse_symlink(con, feed, path, run_id, sha)
         else:
             try:
-                result = load_file(con, feed, path, run_id, sha)
+                result = load_file(con, feed, path, run_id, sha, date_range)
             except FileNotFoundError:
                 continue  # removed between listing and loading: nothing to record
         report.files.append(result)

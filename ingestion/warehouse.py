@@ -17,7 +17,7 @@ create table if not exists meta.load_log (
     source_file varchar not null,
     file_sha256 varchar not null,
     file_bytes bigint,
-    status varchar not null,          -- LOADED, LOADED_WITH_QUARANTINE, FAILED
+    status varchar not null,          -- LOADED, LOADED_WITH_QUARANTINE, FAILED, SKIPPED (a copy)
     rows_read bigint not null,
     rows_loaded bigint not null,
     rows_quarantined bigint not null,
@@ -56,5 +56,8 @@ def raw_table_ddl(feed: Feed) -> str:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create raw.* (one table per feed, every contract field as varchar) and meta.*."""
     con.execute(META_DDL)
+    # Added after the first release: the file's modification time when it was read, so a later
+    # run recognises an unchanged file by (path, size, mtime) without reading it again.
+    con.execute("alter table meta.load_log add column if not exists file_mtime_ns bigint")
     for feed in FEEDS.values():
         con.execute(raw_table_ddl(feed))

@@ -32,8 +32,10 @@ def con(tmp_path):
 
 def log_a_file(con, load_id: int, status: str = "LOADED") -> None:
     con.execute(
-        "insert into meta.load_log values (?, 'r', 'returns', 'landing/returns/x.csv', 'sha', 1, "
-        "?, 1, 1, 0, null, null, now()::timestamp, now()::timestamp)",
+        "insert into meta.load_log (load_id, run_id, feed, source_file, file_sha256, file_bytes, "
+        "status, rows_read, rows_loaded, rows_quarantined, started_at, finished_at) values "
+        "(?, 'r', 'returns', 'landing/returns/x.csv', 'sha', 1, ?, 1, 1, 0, now()::timestamp, "
+        "now()::timestamp)",
         [load_id, status],
     )
 

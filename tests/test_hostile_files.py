@@ -184,3 +184,46 @@ def test_whatever_a_parser_raises_only_its_file_fails(exc, tmp_path, con, monkey
     load_landing(con, landing)
     assert_failed(con, bad, exc.__name__, "the parser fell over")
     assert_good_loaded(con, landing, ["dcsa", "returns"])
+
+
+def test_implausible_dates_are_quarantined_with_the_bounds_and_the_rest_loads(tmp_path, con):
+    """1900 placeholders and 2200 typos used to pass the contract and stop publication later
+    (an FX-rate test in dbt); now the row is quarantined, naming the field and the bounds."""
+    landing = tmp_path / "landing"
+    head, row = GOOD["returns"][1].splitlines()
+    path = place(
+        landing,
+        "returns",
+        "dates.csv",
+        "\n".join(
+            [
+                head,
+                row,
+                "RMA1900,O9,1,1,DEFECT,1900-01-01T00:00:00Z",
+                "RMA2200,O9,2,1,DEFECT,2200-03-01T10:00:00+02:00",
+                "RMA1990,O9,3,1,DEFECT,1990-01-01T00:00:00Z",  # the bound itself is plausible
+            ]
+        ).encode()
+        + b"\n",
+    )
+    load_landing(con, landing)
+    assert log_of(con, path)[:4] == ("LOADED_WITH_QUARANTINE", 4, 2, 2)
+    entries = quarantine_of(con, path)
+    assert [(p, f, r) for p, f, r, _reason, _v in entries] == [
+        ("line 3", "returned_at", "range:date"),
+        ("line 4", "returned_at", "range:date"),
+    ]
+    assert all("between 1990-01-01 and 2100-12-31" in reason for *_, reason, _v in entries)
+    # The bounds are the operator's to set (WAYBILL_DATE_MIN / WAYBILL_DATE_MAX).
+    other = duckdb.connect(str(tmp_path / "other.duckdb"))
+    load_landing(other, landing, date_range=("1800-01-01", "2100-12-31"))
+    assert log_of(other, path)[:4] == ("LOADED_WITH_QUARANTINE", 4, 3, 1)
+    other.close()
+
+
+def test_the_date_bounds_come_from_the_settings(monkeypatch, tmp_path):
+    from waybill.settings import load_settings
+
+    monkeypatch.setenv("WAYBILL_DATE_MIN", "2000-01-01")
+    monkeypatch.delenv("WAYBILL_DATE_MAX", raising=False)
+    assert load_settings(tmp_path).date_range == ("2000-01-01", "2100-12-31")

@@ -105,6 +105,12 @@ def test_a_byte_identical_copy_under_another_name_is_skipped(landing, con):
     report = load_landing(con, landing)
     assert [f.status for f in report.files] == ["LOADED", "SKIPPED"]
     assert con.execute("select count(*) from raw.returns").fetchall() == [(1,)]
+    # The copy has a lasting record naming the file it repeats, written once, not every run.
+    skipped = "select source_file, rows_read, notes from meta.load_log where status = 'SKIPPED'"
+    [(source, read, notes)] = con.execute(skipped).fetchall()
+    assert (Path(source).name, read) == ("b.csv", 0) and "same bytes as a.csv" in notes
+    load_landing(con, landing)
+    assert len(con.execute(skipped).fetchall()) == 1
 
 
 def test_a_corrected_resend_is_loaded_as_a_later_version_of_the_same_key(landing, con):
@@ -318,3 +324,24 @@ def test_positions_are_physical_lines_after_a_multiline_value_and_a_blank_line(l
         ("line 6", "structure"),
         ("line 7", "required"),
     ]
+
+
+def test_an_unchanged_file_is_not_read_again_and_a_rewritten_one_is(landing, con, monkeypatch):
+    import os
+
+    import ingestion.load as load_module
+
+    path = write(
+        landing, "returns", "a.csv", RETURNS_HEADER + "\nRMA1,O1,1,2,DAMAGED,2026-10-01T10:00:00Z\n"
+    )
+    load_landing(con, landing)
+    real = load_module.sha256_of
+    read = []
+    monkeypatch.setattr(load_module, "sha256_of", lambda p: read.append(p.name) or real(p))
+    assert [f.status for f in load_landing(con, landing).files] == ["SKIPPED"]
+    assert read == []  # path, size and mtime on record: the recorded hash is used
+    path.write_text(RETURNS_HEADER + "\nRMA1,O1,1,3,DAMAGED,2026-10-01T10:00:00Z\n")
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a new write, a new mtime
+    assert [f.status for f in load_landing(con, landing).files] == ["LOADED"]
+    assert read == ["a.csv"]

@@ -93,12 +93,16 @@ def test_malformed_files_are_reported_with_a_reason_and_resent_copies_skipped(pi
     ]
     assert copies, "the generator plants at least one byte-identical re-sent file"
     logged = {
-        landing_name(pipeline_run, s)
-        for (s,) in con.execute("select source_file from meta.load_log").fetchall()
+        landing_name(pipeline_run, s): (status, read, notes)
+        for s, status, read, notes in con.execute(
+            "select source_file, status, rows_read, notes from meta.load_log"
+        ).fetchall()
     }
     for copy in copies:
-        name = copy["name"] if isinstance(copy, dict) else copy
-        assert name not in logged
+        # Nothing of a copy is loaded again; one SKIPPED line says which file it repeats.
+        status, read, notes = logged[copy["name"]]
+        assert (status, read) == ("SKIPPED", 0)
+        assert f"same bytes as {Path(copy['copy_of']).name}" in notes
 
 
 def test_staging_holds_one_row_per_business_record_of_the_true_world(pipeline_run):

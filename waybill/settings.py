@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingestion.contracts import DATE_RANGE
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
@@ -26,6 +28,9 @@ class Settings:
     #: address (`waybill dashboard --no-auth`, which `waybill demo` uses); otherwise no users
     #: means no data.
     dashboard_no_auth: bool = False
+    #: Plausible dates for every date and timestamp field of the feeds (inclusive, ISO); rows
+    #: outside are quarantined (ingestion.contracts.DATE_RANGE is the default).
+    date_range: tuple[str, str] = DATE_RANGE
 
     @property
     def landing(self) -> Path:
@@ -89,4 +94,8 @@ def load_settings(data_dir: str | os.PathLike | None = None) -> Settings:
             else None
         ),
         dashboard_no_auth=os.environ.get("WAYBILL_DASHBOARD_NO_AUTH") == "1",
+        date_range=(
+            os.environ.get("WAYBILL_DATE_MIN") or DATE_RANGE[0],
+            os.environ.get("WAYBILL_DATE_MAX") or DATE_RANGE[1],
+        ),
     )

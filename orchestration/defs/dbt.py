@@ -54,4 +54,6 @@ def dbt_models(
     # profiles.yml reads the warehouse path from the environment (an absolute path: dbt runs
     # from a copy of the project).
     os.environ.update(settings.dbt_env())
-    yield from dbt.cli(["build"], context=context).stream()
+    # Unit tests check the SQL against fixed fixtures, not the data: they run in the test suite
+    # (tests/test_dbt_project.py) and CI, not again on every production build.
+    yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()

@@ -62,6 +62,7 @@ def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
                 warehouse.settings.landing,
                 feeds=[feed.name],
                 run_id=context.run_id,
+                date_range=warehouse.settings.date_range,
                 on_file=lambda r: context.log.info(
                     f"{feed.name}: {r.source_file}: {r.status} read={r.rows_read} "
                     f"loaded={r.rows_loaded} quarantined={r.rows_quarantined}"
