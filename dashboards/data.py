@@ -25,6 +25,7 @@ when the snapshot has them.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -60,6 +61,29 @@ ALL = Scope()
 #: DuckDB settings for every dashboard connection: no file access beyond the snapshot itself,
 #: and nobody can turn that back on from SQL.
 _LOCKED = {"enable_external_access": False, "lock_configuration": True}
+
+
+def _resource_caps() -> dict[str, str]:
+    """Memory and spill limits of every dashboard connection, set before the configuration is
+    locked: one workbench query (a tenant sorting millions of rows) must not take the server's
+    memory (DuckDB's default is 80 % of RAM) or fill the disk of the working directory."""
+    settings = load_settings()
+    temp = settings.data_dir / "dashboard_tmp"
+    temp.mkdir(parents=True, exist_ok=True)
+    return {
+        "memory_limit": settings.dashboard_memory_limit,
+        "temp_directory": str(temp),
+        "max_temp_directory_size": settings.dashboard_temp_limit,
+    }
+
+
+def _lock_down(con: duckdb.DuckDBPyConnection) -> None:
+    """Resource caps, then no file access, then the configuration locked."""
+    for key, value in _resource_caps().items():
+        con.execute(f"set {key} = '{value}'")
+    for key, value in _LOCKED.items():
+        con.execute(f"set {key} = {str(value).lower()}")
+
 
 #: How a tenant's copy of a table is cut down (SQL over the table's own columns; ``?`` is the
 #: customer_id, ``_tenant_orders`` / ``_tenant_shipments`` are the customer's orders and the
@@ -103,6 +127,12 @@ TENANT_TABLES: dict[str, str] = {
     "meta.snapshot_info": EVERYONE,
 }
 _KEY_OF = {BY_CUSTOMER: "customer_id", BY_ORDER: "order_id", BY_SHIPMENT: "shipment_id"}
+
+#: Columns a tenant never sees, in any allow-listed table: the operator's costs, quotes and
+#: margins (unit_cost_amount on order lines, quoted_cost_* on shipment lines) and lineage that
+#: names the server's files (_source_file, source_file_name, the other _ columns). They stay in
+#: the tenant's tables as typed nulls, so every page query still runs and shows them empty.
+TENANT_DENIED_COLUMNS = re.compile(r"cost|quote|margin|source_file|^_", re.IGNORECASE)
 
 
 def snapshot_path() -> Path:
@@ -183,8 +213,7 @@ class _SnapshotConnections:
             literal = str(path).replace("'", "''")
             con.execute(f"attach '{literal}' as snapshot (read_only)")
             con.execute("use snapshot")
-            for key, value in _LOCKED.items():
-                con.execute(f"set {key} = {str(value).lower()}")
+            _lock_down(con)
         except Exception:
             con.close()
             raise
@@ -263,28 +292,31 @@ def build_tenant_database(snapshot: Path, customer_id: str) -> duckdb.DuckDBPyCo
                 """
             )
         for schema, table in tables:
-            columns = [
-                r[0]
-                for r in con.execute(
-                    """select column_name from duckdb_columns()
-                    where database_name = 'snap' and schema_name = ? and table_name = ?""",
-                    [schema, table],
-                ).fetchall()
-            ]
-            where = tenant_filter(schema, table, columns)
+            typed = con.execute(
+                """select column_name, data_type from duckdb_columns()
+                where database_name = 'snap' and schema_name = ? and table_name = ?
+                order by column_index""",
+                [schema, table],
+            ).fetchall()
+            where = tenant_filter(schema, table, [c for c, _ in typed])
             if where is None:
                 continue
+            select = ", ".join(
+                f'cast(null as {dtype}) as "{column}"'
+                if TENANT_DENIED_COLUMNS.search(column)
+                else f'"{column}"'
+                for column, dtype in typed
+            )
             con.execute(f'create schema if not exists memory."{schema}"')
             con.execute(
                 f'create table memory."{schema}"."{table}" as '
-                f'select * from snap."{schema}"."{table}" where {where}',
+                f'select {select} from snap."{schema}"."{table}" where {where}',
                 [customer_id] if "?" in where else None,
             )
         con.execute("drop table _tenant_orders")
         con.execute("drop table _tenant_shipments")
         con.execute("detach snap")
-        for key, value in _LOCKED.items():
-            con.execute(f"set {key} = {str(value).lower()}")
+        _lock_down(con)
     except Exception:
         con.close()
         raise
@@ -1607,6 +1639,14 @@ def run_sql(
             rel = con.sql(sql)
             if rel is None:
                 raise RefusedQuery("the statement returned no rows")
+            if any("INTERVAL" in str(t) for t in rel.dtypes):
+                # Arrow's interval type has no polars equivalent: show intervals as text.
+                rel = rel.project(
+                    ", ".join(
+                        f'cast("{c}" as varchar) as "{c}"' if "INTERVAL" in str(t) else f'"{c}"'
+                        for c, t in zip(rel.columns, rel.dtypes)
+                    )
+                )
             table = rel.limit(max_rows + 1).to_arrow_table()
         except duckdb.InterruptException as exc:
             raise QueryTimeout(

@@ -103,3 +103,20 @@ def test_a_malformed_users_file_shows_one_message_without_the_path(
     [error] = at.error
     assert "users file cannot be read" in error.value and str(tmp_path) not in error.value
     assert not at.metric and not at.dataframe
+
+
+@pytest.mark.slow
+def test_dashboard_connections_are_capped_and_spill_under_the_data_directory(published):
+    from dashboards import data
+
+    settings = load_settings()
+    with data.connect(data.ALL) as con:
+        memory, temp, spill = con.execute(
+            "select current_setting('memory_limit'), current_setting('temp_directory'), "
+            "current_setting('max_temp_directory_size')"
+        ).fetchall()[0]
+    assert memory == "953.6 MiB" and spill == "1.8 GiB"  # 1 GB and 2 GB, DuckDB's way
+    assert temp == str(settings.data_dir / "dashboard_tmp")
+    # An interval (which the result table cannot hold as such) comes back as text, not a trace.
+    rows, _ = data.run_sql("select interval 3 day as waited", data.ALL)
+    assert rows["waited"].to_list() == ["3 days"]

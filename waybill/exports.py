@@ -10,7 +10,6 @@ header, autofilter and number formats for money and dates.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -19,6 +18,7 @@ import duckdb
 import polars as pl
 
 from ingestion.db import frame
+from waybill.settings import load_settings
 
 FORMATS = ("csv", "xlsx", "parquet")
 
@@ -187,7 +187,9 @@ def published(snapshot: Path) -> tuple[dt.date, str | None]:
     return published_at.date(), run_id
 
 
-def scheduled_export(snapshot: Path, exports_dir: Path, report: str) -> dict:
+def scheduled_export(
+    snapshot: Path, exports_dir: Path, report: str, xlsx_max_rows: int | None = None
+) -> dict:
     """Every format of one report under ``exports_dir``, named by the date the snapshot was
     published, not the date the export runs: a run whose publication a data-quality check
     blocked (or a daily export job after it) re-writes the last good snapshot's files under
@@ -196,30 +198,25 @@ def scheduled_export(snapshot: Path, exports_dir: Path, report: str) -> dict:
         raise FileNotFoundError(f"no published snapshot at {snapshot}: run `waybill run` first")
     as_of, run_id = published(snapshot)
     df = read_report(snapshot, report)
+    limit = load_settings().export_xlsx_max_rows if xlsx_max_rows is None else xlsx_max_rows
     paths = {}
     for fmt in FORMATS:
         path = default_path(exports_dir, report, fmt, as_of)
-        if fmt == "xlsx" and df.height > scheduled_xlsx_max_rows():
-            paths[fmt] = write_summary_only_xlsx(df, path, report, snapshot)
+        if fmt == "xlsx" and df.height > limit:
+            paths[fmt] = write_summary_only_xlsx(df, path, report, snapshot, limit)
         else:
             paths[fmt] = write_report(df, path, fmt, report, {}, snapshot)
     return {"paths": paths, "rows": df.height, "snapshot_date": as_of, "snapshot_run_id": run_id}
 
 
-def scheduled_xlsx_max_rows() -> int:
-    """Rows above which the scheduled XLSX carries the summary only (env
-    WAYBILL_EXPORT_XLSX_MAX_ROWS, default 250,000): writing a workbook cell by cell costs about
-    a minute per 400 k rows of a 25-column report, and a sheet that size is no use in Excel.
-    ``waybill export --format xlsx`` always writes every row."""
-    return int(os.environ.get("WAYBILL_EXPORT_XLSX_MAX_ROWS", "250000"))
-
-
-def write_summary_only_xlsx(df: pl.DataFrame, path: Path, report: str, snapshot: Path) -> Path:
+def write_summary_only_xlsx(
+    df: pl.DataFrame, path: Path, report: str, snapshot: Path, limit: int
+) -> Path:
     """The scheduled XLSX of a report too large for one: the same Summary sheet (row count,
     money totals, rows per status) with a line saying where the rows are, and no Data sheet."""
     note = (
         f"{df.height:,} rows, more than the scheduled XLSX limit of "
-        f"{scheduled_xlsx_max_rows():,} (WAYBILL_EXPORT_XLSX_MAX_ROWS): every row is in the CSV "
+        f"{limit:,} (WAYBILL_EXPORT_XLSX_MAX_ROWS): every row is in the CSV "
         f"and Parquet files of the same name; `waybill export {report} --format xlsx` "
         "(with --from/--to/--carrier/--customer to narrow it) writes them to a workbook."
     )

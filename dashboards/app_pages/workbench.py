@@ -74,6 +74,13 @@ with left:
             st.session_state["wb_result"] = (result, truncated, None)
         except (data.RefusedQuery, data.QueryTimeout, duckdb.Error) as exc:
             st.session_state["wb_result"] = (None, False, str(exc).split("\n")[0])
+        except Exception as exc:  # noqa: BLE001 - a query's failure is one line, never a trace
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            st.session_state["wb_result"] = (
+                None,
+                False,
+                f"the result could not be shown ({type(exc).__name__}: {first})",
+            )
     if "wb_result" in st.session_state:
         result, truncated, error = st.session_state["wb_result"]
         if error:

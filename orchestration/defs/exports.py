@@ -27,7 +27,9 @@ def _export_asset(report: str) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         settings = warehouse.settings
-        done = scheduled_export(settings.snapshot, settings.exports, report)
+        done = scheduled_export(
+            settings.snapshot, settings.exports, report, settings.export_xlsx_max_rows
+        )
         paths = {fmt: str(p) for fmt, p in done["paths"].items()}
         context.log.info(f"{report}: {done['rows']} rows -> {', '.join(paths.values())}")
         return dg.MaterializeResult(
