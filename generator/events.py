@@ -42,9 +42,12 @@ def hub_for(dst: np.ndarray, first: np.ndarray) -> np.ndarray:
     return np.where(a == dst, b, a)
 
 
-def build_events(sh: pl.DataFrame, rng: np.random.Generator, first_ev_no: int = 1) -> pl.DataFrame:
+def build_events(
+    sh: pl.DataFrame, rng: np.random.Generator, first_ev_no: int = 1, as_of: float | None = None
+) -> pl.DataFrame:
     """True events per shipment (before any mess), ``t`` and ``issued`` as epoch floats;
-    event numbers start at ``first_ev_no``."""
+    event numbers start at ``first_ev_no``; nothing is received after ``as_of`` (default
+    ``W.AS_OF``)."""
     ns = sh.height
     col = {c: sh[c].to_numpy() for c in sh.columns}
     org, dst = col["origin_loc"], col["dest_loc"]
@@ -121,7 +124,8 @@ def build_events(sh: pl.DataFrame, rng: np.random.Generator, first_ev_no: int = 
     ev = ev.with_columns(pl.col("kind").cast(pl.Utf8), pl.col("classifier").cast(pl.Utf8))
     # transmission lag: API carriers push within minutes, EDI/CSV senders batch for hours
     lag = rng.exponential(1.5 * HOUR, ev.height) + 60
-    received = np.minimum(ev["issued"].to_numpy() + lag, W.AS_OF.timestamp())
+    as_of = W.AS_OF.timestamp() if as_of is None else as_of
+    received = np.minimum(ev["issued"].to_numpy() + lag, as_of)
     ev = ev.with_columns(
         pl.Series("received", np.maximum(received, ev["issued"].to_numpy())),
         pl.lit("").alias("mess"),
@@ -159,11 +163,17 @@ def build_events(sh: pl.DataFrame, rng: np.random.Generator, first_ev_no: int = 
 
 
 def plant_event_mess(
-    ev: pl.DataFrame, rng: np.random.Generator, n_ship: int, corrections: bool, retractions: bool
+    ev: pl.DataFrame,
+    rng: np.random.Generator,
+    n_ship: int,
+    corrections: bool,
+    retractions: bool,
+    as_of: float | None = None,
 ) -> pl.DataFrame:
     """Add re-sends, late (out-of-order) arrivals, corrections, unknown codes and shipments,
     and malformed copies to one feed's events. Row order afterwards is irrelevant: writers sort
-    by received time."""
+    by received time. Nothing is received later than two days after ``as_of`` (default
+    ``W.AS_OF``)."""
     n = ev.height
     if n == 0:
         return ev
@@ -253,7 +263,9 @@ def plant_event_mess(
     if corrections:
         out[0] = out[0].filter(pl.Series(keep))
     return pl.concat(out, how="vertical_relaxed").with_columns(
-        pl.col("received").clip(upper_bound=W.AS_OF.timestamp() + 2 * DAY)
+        pl.col("received").clip(
+            upper_bound=(W.AS_OF.timestamp() if as_of is None else as_of) + 2 * DAY
+        )
     )
 
 

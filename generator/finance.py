@@ -166,11 +166,22 @@ def expected_cost(sh: pl.DataFrame, rc: pl.DataFrame, locs: pl.DataFrame) -> pl.
 
 
 def carrier_invoices(
-    sh: pl.DataFrame, refs: pl.DataFrame, acc: pl.DataFrame, rng: np.random.Generator
+    sh: pl.DataFrame,
+    refs: pl.DataFrame,
+    acc: pl.DataFrame,
+    rng: np.random.Generator,
+    *,
+    inv_t: np.ndarray | None = None,
+    as_of: float | None = None,
+    serial_offset: int = 0,
 ) -> tuple[pl.DataFrame, dict]:
     """Invoice lines for delivered (or returned) shipments invoiced by AS_OF, with the planted
-    errors; returns (lines, per-carrier truth counts)."""
-    as_of = W.AS_OF.timestamp()
+    errors; returns (lines, per-carrier truth counts).
+
+    ``inv_t`` (epoch seconds per row of ``sh``) replaces the drawn invoice times, ``as_of`` the
+    cut-off, and invoice serials start after ``serial_offset``: a later delivery's invoices
+    (``generator.increment``)."""
+    as_of = W.AS_OF.timestamp() if as_of is None else as_of
     sh = sh.select(
         "shipment_idx",
         "carrier_code",
@@ -191,7 +202,8 @@ def carrier_invoices(
         sh["returned_at"].to_numpy(),
         sh["delivered_at"].to_numpy(),
     )
-    inv_t = np.floor((done + rng.uniform(1, 8, sh.height) * DAY) / DAY) * DAY
+    if inv_t is None:
+        inv_t = np.floor((done + rng.uniform(1, 8, sh.height) * DAY) / DAY) * DAY
     x = (
         sh.with_columns(pl.Series("inv_t", inv_t), pl.Series("done_t", done))
         .filter(pl.col("inv_t") <= as_of)
@@ -238,7 +250,7 @@ def carrier_invoices(
         pl.Series("lft", lft),
         pl.from_epoch(pl.col("inv_t").cast(pl.Int64), time_unit="s").alias("inv_dt"),
         from_epoch(x["done_t"].to_numpy()).dt.date().alias("delivery_date"),
-    ).with_row_index("inv_serial", offset=1)
+    ).with_row_index("inv_serial", offset=1 + serial_offset)
     acc_amt = {
         (c, k): a for c, k, a in acc.select("carrier_code", "charge_code", "amount").iter_rows()
     }

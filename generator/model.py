@@ -84,10 +84,25 @@ def _skus(rng: np.random.Generator) -> pl.DataFrame:
     )
 
 
-def build_world(n_orders: int, rng: np.random.Generator) -> World:
+def build_world(
+    n_orders: int,
+    rng: np.random.Generator,
+    *,
+    as_of: float | None = None,
+    customers: pl.DataFrame | None = None,
+    skus: pl.DataFrame | None = None,
+    start: float | None = None,
+    days: float | None = None,
+) -> World:
+    """The true world for ``n_orders`` orders created uniformly over ``days`` days from
+    ``start`` (default: the base calendar), censored at ``as_of`` (default ``W.AS_OF``).
+
+    Every draw is made whatever ``as_of`` is, so a later ``as_of`` gives the same world, only
+    seen later (``generator.increment`` relies on it). Passing ``customers`` and ``skus`` (an
+    existing world's) skips their draws: a slice of later orders of the same cast."""
     locs = W.load_locations()
-    customers = _customers(rng, locs)
-    skus = _skus(rng)
+    customers = _customers(rng, locs) if customers is None else customers
+    skus = _skus(rng) if skus is None else skus
     loc_country = locs["country"].to_numpy()
     loc_code = locs["locode"].to_numpy()
     cust_country = customers["country"].to_numpy()
@@ -96,8 +111,9 @@ def build_world(n_orders: int, rng: np.random.Generator) -> World:
     # ---- orders -------------------------------------------------------------------------
     n = n_orders
     cust = _choice(rng, n, customers["weight"].to_numpy())
-    start = W.ORDER_START.timestamp()
-    created = np.floor(start + rng.random(n) * W.ORDER_DAYS * DAY)
+    start = W.ORDER_START.timestamp() if start is None else start
+    days = W.ORDER_DAYS if days is None else days
+    created = np.floor(start + rng.random(n) * days * DAY)
     created.sort()  # order numbers increase with time
 
     # destination: a place in the customer's country
@@ -334,7 +350,7 @@ def build_world(n_orders: int, rng: np.random.Generator) -> World:
     exc_extra = rng.random(ns) < p_exc
     exc_extra_at = np.where(exc_extra, departed + rng.random(ns) * (arrived - departed), np.nan)
 
-    as_of = W.AS_OF.timestamp()
+    as_of = W.AS_OF.timestamp() if as_of is None else as_of
 
     def upto(t: np.ndarray) -> np.ndarray:
         return np.where(t <= as_of, t, np.nan)

@@ -19,15 +19,18 @@ ACCEPTED = ("MATCHED", "WITHIN_TOLERANCE")
 PROBLEMS = ("DUPLICATE", "UNMATCHED", "UNEVIDENCED_ACCESSORIAL", "OVERCHARGE", "UNDERCHARGE")
 
 
-def invoice_truth(landing: Path) -> pl.DataFrame:
-    """Every invoice the carriers sent, with what was planted in it."""
-    return pl.read_parquet(landing / "_truth" / "invoice_truth.parquet").with_columns(
+def invoice_truth(landing: Path, path: str = "_truth/invoice_truth.parquet") -> pl.DataFrame:
+    """Every invoice the carriers sent, with what was planted in it; ``path`` (relative to
+    ``landing``) picks another truth, e.g. an increment's ``manifest["truth_files"]``."""
+    return pl.read_parquet(landing / path).with_columns(
         # a re-sent copy is the invoice number's second copy
         pl.when(pl.col("planted") == "DUPLICATE_RESENT").then(2).otherwise(1).alias("copy_number")
     )
 
 
-def audited_against_truth(warehouse: Path, landing: Path) -> pl.DataFrame:
+def audited_against_truth(
+    warehouse: Path, landing: Path, truth_path: str = "_truth/invoice_truth.parquet"
+) -> pl.DataFrame:
     """One row per invoice (sent or audited): ``truth`` (CLEAN or the planted problem the audit
     should report first) and ``found`` (CLEAN or the audit's status), plus the truth's flags and
     the audit's (``found_rdl``, ``found_det``, ``has_overcharge``, ``has_undercharge``)."""
@@ -40,7 +43,7 @@ def audited_against_truth(warehouse: Path, landing: Path) -> pl.DataFrame:
         ).pl()
     finally:
         con.close()
-    joined = invoice_truth(landing).join(
+    joined = invoice_truth(landing, truth_path).join(
         found, on=["carrier_code", "invoice_number", "copy_number"], how="full", coalesce=True
     )
     planted = (

@@ -8,7 +8,12 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from orchestration.defs.automation import daily_schedule, landing_sensor, pipeline_job
+from orchestration.defs.automation import (
+    daily_schedule,
+    landing_sensor,
+    notify_on_failure,
+    pipeline_job,
+)
 from orchestration.defs.dbt import dbt_models, dbt_project
 from orchestration.defs.exports import export_assets, exports_job, exports_schedule
 from orchestration.defs.ingest import landing_specs, raw_assets
@@ -23,7 +28,7 @@ def build_definitions() -> dg.Definitions:
         asset_checks=suite_checks,
         jobs=[pipeline_job, exports_job, data_quality_job],
         schedules=[daily_schedule, exports_schedule, daily_quality_schedule],
-        sensors=[landing_sensor],
+        sensors=[landing_sensor, notify_on_failure],
         resources={
             "warehouse": WarehouseResource(),
             # The dbt installed beside this Python: the venv's bin/ need not be on PATH.

@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import waybill
+from tests.test_notify import Receiver
 from waybill.exports import FORMATS, REPORTS, scheduled_export
 from waybill.exports import published as published_on
 
@@ -50,7 +51,9 @@ def plant_unmapped_csv_events(landing: Path) -> list[str]:
     return sorted(carriers)
 
 
-def test_a_severe_failure_blocks_publication_and_the_last_snapshot_stays(pipeline_run, tmp_path):
+def test_a_severe_failure_blocks_publication_and_the_last_snapshot_stays(
+    pipeline_run, tmp_path, monkeypatch
+):
     # The first, good run is the session's pipeline run (1,500 orders, conftest.py): its data
     # folder is copied (a fresh Dagster instance) and never changed, so one more run suffices.
     data_dir = tmp_path / "data"
@@ -77,9 +80,17 @@ def test_a_severe_failure_blocks_publication_and_the_last_snapshot_stays(pipelin
 
     carriers = plant_unmapped_csv_events(data_dir / "landing")
     assert carriers == ["EXDO", "SNDR"]
-    second = waybill("run", "--quiet", data_dir=data_dir)
+    receiver = Receiver()  # the operator's webhook (WAYBILL_ALERT_WEBHOOK)
+    monkeypatch.setenv("WAYBILL_ALERT_WEBHOOK", receiver.url)
+    try:
+        second = waybill("run", "--quiet", data_dir=data_dir)
+    finally:
+        receiver.close()
     out = second.stdout
     assert second.returncode != 0, out[-4000:]
+    [alert] = receiver.received
+    assert alert["event"] == "publication_blocked"
+    assert "the last good snapshot stays published" in alert["summary"]
     assert "BLOCKING marts/fct_shipment_events milestone_mapping_coverage" in out
     assert "publication STOPPED" in out
 

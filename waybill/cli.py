@@ -26,6 +26,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     out = Path(args.out).resolve() if args.out else settings.landing
+    if args.increment_of:
+        return _generate_increment(args, out)
+    args.orders = DEFAULT_DEMO_ORDERS if args.orders is None else args.orders
+    args.seed = 1 if args.seed is None else args.seed
     t0 = time.perf_counter()
     manifest = generate(out, orders=args.orders, seed=args.seed, progress=not args.quiet)
     elapsed = time.perf_counter() - t0
@@ -33,6 +37,46 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print(
         f"wrote {files} files for {args.orders:,} orders (seed {args.seed}) to {out} "
         f"in {elapsed:.1f} s; ground truth in {out / 'manifest.json'}"
+    )
+    return 0
+
+
+def _generate_increment(args: argparse.Namespace, out: Path) -> int:
+    """``waybill generate --increment-of BASE_DIR``: the next delivery after a generated base
+    (docs/generator.md, Increments); orders and seed come from the base's manifest."""
+    import json
+
+    from generator.increment import TAG, generate_increment
+
+    base = Path(args.increment_of).resolve()
+    if not (base / "manifest.json").is_file():
+        print(
+            f"error: {base} has no manifest.json: pass a folder written by `waybill generate`",
+            file=sys.stderr,
+        )
+        return 2
+    recorded = json.loads((base / "manifest.json").read_text()).get("parameters", {})
+    for name in ("orders", "seed"):
+        given = getattr(args, name)
+        if given is not None and given != recorded.get(name):
+            print(
+                f"error: --{name} {given} differs from the base's {recorded.get(name)}: an increment "
+                "uses the base's own parameters (leave --orders/--seed out)",
+                file=sys.stderr,
+            )
+            return 2
+    t0 = time.perf_counter()
+    try:
+        manifest = generate_increment(base, out, share=args.share, progress=not args.quiet)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    elapsed = time.perf_counter() - t0
+    files = sum(len(f["files"]) for f in manifest["feeds"].values())
+    print(
+        f"wrote an increment of {files} files ({manifest['parameters']['orders']:,} new orders, "
+        f"as of {manifest['parameters']['as_of']}) after {base} to {out} in {elapsed:.1f} s; "
+        f"ground truth of base + increment in {out / f'manifest_{TAG}.json'}"
     )
     return 0
 
@@ -80,8 +124,24 @@ def run_pipeline(settings: Settings, quiet: bool = False, full_refresh: bool = F
         )
     print_summary(settings, result.success, result.run_id)
     from waybill.checks import print_check_summary
+    from waybill.notify import notify_operator
 
     blocked = print_check_summary(settings, result.run_id)
+    if not result.success or blocked:
+        failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        event = "publication_blocked" if blocked else "run_failed"
+        notify_operator(
+            settings.alert_webhook_url,
+            event,
+            f"pipeline run {result.run_id} "
+            + (
+                "stopped publication: blocking data-quality check(s) failed"
+                if blocked
+                else "failed"
+            )
+            + "; the last good snapshot stays published",
+            {"run_id": result.run_id, "data_dir": settings.data_dir, "failed_steps": failed},
+        )
     return result.success and not blocked
 
 
@@ -291,10 +351,23 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("generate", help="write synthetic feeds with a ground-truth manifest")
-    p.add_argument("--orders", type=int, default=DEFAULT_DEMO_ORDERS)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--orders", type=int, help=f"default {DEFAULT_DEMO_ORDERS}")
+    p.add_argument("--seed", type=int, help="default 1")
     p.add_argument("--out", help="output folder (default: the landing zone)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--increment-of",
+        metavar="BASE_DIR",
+        help="write the next delivery (about --share new data) after the data set generated in "
+        "BASE_DIR, with its orders and seed; file names sort after the base's",
+    )
+    p.add_argument(
+        "--share",
+        type=float,
+        default=0.01,
+        help="with --increment-of: new orders as a share of the base's, and the same share of "
+        "its order period passes (default 0.01)",
+    )
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("run", help="run the whole pipeline once (ingest, dbt build, publish)")

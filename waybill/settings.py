@@ -37,6 +37,8 @@ class Settings:
     export_xlsx_max_rows: int = 50_000
     #: Per dashboard connection (each tenant's database, the shared snapshot connection):
     #: DuckDB memory cap and the most it may spill to data_dir/dashboard_tmp.
+    #: Where a failed run or a blocked publication is reported (JSON POST; waybill/notify.py).
+    alert_webhook_url: str | None = None
     dashboard_memory_limit: str = "1GB"
     dashboard_temp_limit: str = "2GB"
 
@@ -102,6 +104,7 @@ def load_settings(data_dir: str | os.PathLike | None = None) -> Settings:
             else None
         ),
         dashboard_no_auth=os.environ.get("WAYBILL_DASHBOARD_NO_AUTH") == "1",
+        alert_webhook_url=os.environ.get("WAYBILL_ALERT_WEBHOOK") or None,
         dashboard_memory_limit=os.environ.get("WAYBILL_DASHBOARD_MEMORY_LIMIT", "1GB"),
         dashboard_temp_limit=os.environ.get("WAYBILL_DASHBOARD_TEMP_LIMIT", "2GB"),
         export_xlsx_max_rows=int(os.environ.get("WAYBILL_EXPORT_XLSX_MAX_ROWS", "50000")),

@@ -104,6 +104,8 @@ DCSA_MAP = {  # kind -> (eventType, code, facilityTypeCode, emptyIndicator)
     "SPURIOUS_ARRIVAL": ("TRANSPORT", "ARRI", "POD", ""),
     "RETURNED": ("SHIPMENT", "CMPL", "", ""),
 }
+#: event mess tags written as a DCSA v3 retraction (``isRetracted: true``)
+RETRACTIONS = ("retraction", "retraction_of_base")
 DELAY_REASON = {"EXC_DELAY_CARRIER": "MEC", "EXC_DELAY_WEATHER": "WEA", "EXC_DELAY_SHIPPER": "DOC"}
 REMARK = {
     "EXC_DAMAGED": "Container damage found at inspection",
@@ -250,7 +252,7 @@ def write_dcsa(
         q("edt"),
         J(', "eventUpdatedDateTime": '),
         q("upd"),
-        opt(pl.col("mess") == "retraction", J(', "isRetracted": true')),
+        opt(pl.col("mess").is_in(RETRACTIONS), J(', "isRetracted": true')),
         opt(
             pl.col("etype") != "SHIPMENT",
             pl.concat_str(

@@ -311,11 +311,20 @@ L1_CODES = {"FRT": "400", "FSC": "FUE", "RDL": "RDL", "DET": "DET", "LFT": "LFT"
 
 
 def write_210(
-    out_dir: Path, lines: pl.DataFrame, folder: str, target: int, icn_base: int = 500000
+    out_dir: Path,
+    lines: pl.DataFrame,
+    folder: str,
+    target: int,
+    icn_base: int = 500000,
+    first_file_no: int = 0,
 ) -> tuple[list[dict], list[str]]:
-    """lines: one row per charge line with invoice header columns repeated (see finance)."""
+    """lines: one row per charge line with invoice header columns repeated (see finance);
+    file numbers start after ``first_file_no`` (a later delivery continues a sender's
+    sequence)."""
     cents = lambda c: (pl.col(c) * 100).round(0).cast(pl.Int64).cast(pl.Utf8)  # noqa: E731
     inv = assign_files(lines, "carrier_code", target)
+    if first_file_no:
+        inv = inv.with_columns(pl.col("file_no") + first_file_no)
     # keep every invoice whole in one file; re-sent duplicates travel in the sender's last file
     last = pl.col("file_no").max().over("carrier_code")
     inv = inv.with_columns(

@@ -6,6 +6,7 @@ import dagster as dg
 
 from ingestion.contracts import FEEDS
 from ingestion.load import landing_entries
+from waybill.notify import notify_operator
 from waybill.settings import load_settings
 
 pipeline_job = dg.define_asset_job(
@@ -55,3 +56,22 @@ def landing_sensor(context: dg.SensorEvaluationContext):
     if not launch:
         return dg.SkipReason("no settled new files in the landing zone")
     return dg.RunRequest(run_key=fingerprint)
+
+
+@dg.run_failure_sensor(
+    monitored_jobs=[pipeline_job],
+    name="notify_operator_on_failure",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="POST a failed pipeline run (a blocked publication fails the run too) to "
+    "WAYBILL_ALERT_WEBHOOK. `waybill run` notifies by itself; this covers runs the daemon starts.",
+)
+def notify_on_failure(context: dg.RunFailureSensorContext):
+    settings = load_settings()
+    message = context.failure_event.message or "failed"
+    notify_operator(
+        settings.alert_webhook_url,
+        "run_failed",
+        f"pipeline run {context.dagster_run.run_id} failed: {message[:300]}; the last good "
+        "snapshot stays published",
+        {"run_id": context.dagster_run.run_id, "data_dir": settings.data_dir},
+    )
