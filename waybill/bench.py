@@ -158,8 +158,22 @@ def run_scenario(name: str, data_dir: Path, *run_args: str) -> Scenario:
 
 
 def fresh_warehouse(data_dir: Path) -> None:
-    for name in ("warehouse", "serving", "exports", "dagster_home"):
+    for name in ("warehouse", "serving", "exports", "dashboard_tmp", "dagster_home"):
         shutil.rmtree(data_dir / name, ignore_errors=True)
+
+
+def remove_increment(landing: Path) -> None:
+    """A reused landing zone goes back to the base: the files an earlier bench's increment
+    wrote (listed in its manifest) are removed, so scenario a. does not include them."""
+    for manifest in landing.glob("manifest_update*.json"):
+        doc = json.loads(manifest.read_text())
+        for feed in doc.get("feeds", {}).values():
+            for kind in ("files", "malformed_files", "duplicate_files"):
+                for entry in feed.get(kind, []):
+                    name = entry["name"] if isinstance(entry, dict) else entry
+                    (landing / name).unlink(missing_ok=True)
+        shutil.rmtree(landing / "_truth" / manifest.stem.removeprefix("manifest_"), True)
+        manifest.unlink()
 
 
 def increment(data_dir: Path, seed: int) -> str | None:
@@ -260,6 +274,7 @@ def bench(args: argparse.Namespace) -> int:
     print(f"# waybill bench: {args.orders:,} orders, seed {args.seed}\n\n{_machine()}\n")
     print(f"data directory: {data_dir}\n")
     if params and params.get("orders") == args.orders and params.get("seed") == args.seed:
+        remove_increment(landing)
         print("landing zone: reused (same orders and seed)\n")
     else:
         shutil.rmtree(landing, ignore_errors=True)
