@@ -17,6 +17,19 @@ Failure levels follow the envelope:
 
 Values are kept as received except N2 implied-decimal amounts (B3-07, L1-04), which are
 turned into decimal strings; the contract in ``ingestion.contracts`` checks everything else.
+
+Two paths give the same ``ParsedFile``:
+
+- fast path (``_fast_parse``): the file is split into segments and elements by polars in one
+  pass, the envelope is checked on whole columns (segment ids, the ISA/GS/ST/SE/GE/IEA order
+  as one regular expression over a letter per segment, SE/GE/IEA counts and control numbers),
+  and the rows come from joins and window functions (LX loop, MS1 after the AT7, L0 of the
+  same line). No Python code runs per segment. It applies only to a clean interchange: one
+  that the walker would pass without a reject, a note or an error;
+- fallback: anything else (an envelope error, a stray or unreadable segment, a foreign
+  transaction set, counts that match only after trimming, non-ASCII digits where the N2 and
+  date rules apply) goes through the tokenizer, envelope walker and mappers below, which
+  word every reject and error. A false alarm in the clean check only costs speed.
 """
 
 from __future__ import annotations
@@ -93,7 +106,11 @@ def _decode(path: Path, notes: list[str]) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _tokenize(path: Path, text: str) -> list[_Segment]:
+def _separators(path: Path, text: str) -> tuple[int, str, str]:
+    """(offset of the ISA, element separator, segment terminator), read from the fixed-width ISA.
+
+    Raises MalformedFileError when there is no usable ISA: nothing else can be read without it.
+    """
     start = len(text) - len(text.lstrip(_BETWEEN_SEGMENTS))
     if start == len(text):
         raise MalformedFileError(
@@ -124,7 +141,11 @@ def _tokenize(path: Path, text: str) -> list[_Segment]:
             f"{element_sep!r}) must split it into 16 elements ending at character 105, followed by "
             f"the segment terminator at character 106 (found {terminator!r}); check ISA padding",
         )
+    return start, element_sep, terminator
 
+
+def _tokenize(path: Path, text: str) -> list[_Segment]:
+    start, element_sep, terminator = _separators(path, text)
     segments: list[_Segment] = []
     number = 0
     next_line_segment = re.compile(r"[\r\n]+([A-Z][A-Z0-9]{1,2})" + re.escape(element_sep))
@@ -484,6 +505,318 @@ def _rows_210(txn: _Transaction) -> list[dict]:
     return rows
 
 
+# --------------------------------------------------------------------------- fast path
+
+# What Python's str.strip() removes. Rust's (polars') whitespace is narrower: it keeps the ASCII
+# information separators \x1c-\x1f, which some X12 senders use as delimiters.
+_PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+# One letter per envelope segment, x for any other; a clean interchange spells _CLEAN_SHAPE.
+_ENVELOPE_LETTER = {"ISA": "I", "GS": "G", "ST": "S", "SE": "E", "GE": "g", "IEA": "i"}
+_CLEAN_SHAPE = re.compile(r"I(?:G(?:Sx*E)*g)*i")
+# Columns that are the same for the whole file (from the ISA).
+_FILE_HEADER = ("interchange_control_number", "sender_id")
+
+
+def _element(index: int) -> pl.Expr:
+    """Element ``index`` of every segment, None when absent or empty (as ``_Segment.get``)."""
+    value = pl.col("els").list.get(index, null_on_oob=True)
+    return pl.when(value != "").then(value)
+
+
+def _raw(index: int) -> pl.Expr:
+    """Element ``index`` as received, "" when absent (the envelope checks' ``get(i) or ""``)."""
+    return pl.col("els").list.get(index, null_on_oob=True).fill_null("")
+
+
+def _non_ascii(expr: pl.Expr) -> pl.Expr:
+    # Python's \d and int() accept any Unicode digit; the vectorised rules below know ASCII only.
+    return expr.str.contains(r"[^\x00-\x7f]").fill_null(False)
+
+
+def _n2_expr(value: pl.Expr) -> pl.Expr:
+    """``n2_to_decimal`` for a column of ASCII values."""
+    text = value.str.strip_chars(_PY_WHITESPACE)
+    digits = text.str.strip_chars_start("+-").str.pad_start(3, "0")
+    units = digits.str.slice(0, digits.str.len_chars() - 2).str.strip_chars_start("0")
+    units = pl.when(units == "").then(pl.lit("0")).otherwise(units)
+    cents = digits.str.slice(-2)
+    sign = pl.when(text.str.starts_with("-") & ((units != "0") | (cents != "00")))
+    decimal = pl.concat_str(
+        [sign.then(pl.lit("-")).otherwise(pl.lit("")), units, pl.lit("."), cents]
+    )
+    return pl.when(text.str.contains(r"^[+-]?[0-9]+$")).then(decimal).otherwise(value)
+
+
+def _received_at_expr(date: pl.Expr, time: pl.Expr) -> pl.Expr:
+    """``_received_at`` for columns of ASCII GS-04 / GS-05 values."""
+    iso = pl.concat_str(
+        [
+            date.str.slice(0, 4),
+            pl.lit("-"),
+            date.str.slice(4, 2),
+            pl.lit("-"),
+            date.str.slice(6),
+            pl.lit("T"),
+            time.str.slice(0, 2),
+            pl.lit(":"),
+            time.str.slice(2, 2),
+            pl.lit(":"),
+            pl.when(time.str.len_chars() > 4).then(time.str.slice(4, 2)).otherwise(pl.lit("00")),
+        ]
+    )
+    well_formed = date.str.contains(r"^[0-9]{8}$") & time.str.contains(
+        r"^[0-9]{4}(?:[0-9]{2}[0-9]{0,2})?$"
+    )
+    return (
+        pl.when(date.is_null() & time.is_null())
+        .then(pl.lit(None, pl.Utf8))
+        .when(well_formed.fill_null(False))
+        .then(iso)
+        .otherwise(pl.concat_str([date, time], separator=" ", ignore_nulls=True))
+    )
+
+
+def _segment_frame(text: str, start: int, element_sep: str, terminator: str) -> pl.DataFrame:
+    """One row per segment, numbered as ``_tokenize`` numbers them: n, text, id, els, txn, grp."""
+    frame = (
+        pl.DataFrame({"text": [text[start:]]})
+        .select(pl.col("text").str.split(terminator).explode())
+        .with_columns(pl.col("text").str.strip_chars(_BETWEEN_SEGMENTS))
+        .filter(pl.col("text") != "")
+        .with_row_index("n", offset=1)
+        .with_columns(pl.col("n").cast(pl.Int64), els=pl.col("text").str.split(element_sep))
+    )
+    return frame.with_columns(id=pl.col("els").list.first()).with_columns(
+        txn=(pl.col("id") == "ST").cum_sum(), grp=(pl.col("id") == "GS").cum_sum()
+    )
+
+
+def _clean_envelope(frame: pl.DataFrame, st_type: str, element_sep: str, terminator: str) -> bool:
+    """True when the walker would find nothing to reject, note or raise in this interchange.
+
+    Checked on whole columns: readable segment ids, a single ISA ... IEA with every segment in
+    a GS/ST pair, all transaction sets of ``st_type``, and SE / GE / IEA counts and control
+    numbers that match exactly. Values that match only after ``strip()`` are left to the walker.
+    """
+    if terminator not in "\r\n":
+        hidden = r"[\r\n]+[A-Z][A-Z0-9]{1,2}" + f"\\x{{{ord(element_sep):X}}}"
+        if frame["text"].str.contains(hidden).any():
+            return False
+    if not frame["id"].str.contains(r"^[A-Z][A-Z0-9]{1,2}$").all():
+        return False
+    shape = frame["id"].replace_strict(_ENVELOPE_LETTER, default="x").str.join("").item()
+    if not _CLEAN_SHAPE.fullmatch(shape) or "S" not in shape:
+        return False
+
+    st = frame.filter(pl.col("id") == "ST").select(
+        "txn", "grp", st_n="n", st_type=_raw(1), st_control=_raw(2)
+    )
+    se = frame.filter(pl.col("id") == "SE").select("txn", se_n="n", count=_raw(1), control=_raw(2))
+    sets = st.join(se, on="txn")
+    if not (
+        (sets["st_type"] == st_type).all()
+        and (sets["count"] == (sets["se_n"] - sets["st_n"] + 1).cast(pl.Utf8)).all()
+        and (sets["control"] == sets["st_control"]).all()
+    ):
+        return False
+
+    gs = frame.filter(pl.col("id") == "GS").select("grp", gs_control=_raw(6))
+    ge = frame.filter(pl.col("id") == "GE").select("grp", count=_raw(1), control=_raw(2))
+    held = st.group_by("grp").len()
+    groups = (
+        gs.join(ge, on="grp")
+        .join(held, on="grp", how="left")
+        .with_columns(pl.col("len").fill_null(0))
+    )
+    if not (
+        (groups["count"] == groups["len"].cast(pl.Utf8)).all()
+        and (groups["control"] == groups["gs_control"]).all()
+    ):
+        return False
+
+    isa, iea = frame["els"][0].to_list(), frame["els"][-1].to_list()
+    isa_control = (isa[13] if len(isa) > 13 else "").strip()
+    return iea[1:3] == [str(gs.height), isa_control]
+
+
+def _fast_parse(path: Path, text: str, st_type: str, fields, notes: list[str]) -> ParsedFile | None:
+    """The whole file in column operations, or None when the envelope needs the walker."""
+    start, element_sep, terminator = _separators(path, text)
+    frame = _segment_frame(text, start, element_sep, terminator)
+    if not _clean_envelope(frame, st_type, element_sep, terminator):
+        return None
+    money = ("GS", 4), ("GS", 5), ("B3", 7), ("L1", 4)
+    if frame.select(
+        pl.any_horizontal(
+            (pl.col("id") == sid) & _non_ascii(_element(index)) for sid, index in money
+        ).any()
+    ).item():
+        return None
+
+    isa = frame["els"][0].to_list()
+    isa_control = (isa[13] if len(isa) > 13 else "").strip()
+    sender = (isa[6] if len(isa) > 6 else "").strip()
+    # One lazy query: polars shares the filters between the joins and runs them in parallel.
+    segments = frame.lazy().select("n", "id", "els", "txn", "grp")
+    sets = segments.filter(pl.col("id") == "ST").select(
+        "txn", "grp", transaction_control_number=_element(2)
+    )
+    groups = segments.filter(pl.col("id") == "GS").select(
+        "grp",
+        group_control_number=_element(6),
+        received_at=_received_at_expr(_element(4), _element(5)),
+    )
+    mapper = _fast_214 if st_type == "214" else _fast_210
+    frame = (
+        mapper(segments.drop("grp"))
+        .join(sets, on="txn", how="left")
+        .join(groups, on="grp", how="left")
+        .sort("n")
+        .select(
+            *(pl.col(f.name).cast(pl.Utf8) for f in fields if f.name not in _FILE_HEADER),
+            interchange_control_number=pl.lit(isa_control or None, pl.Utf8),
+            sender_id=pl.lit(sender or None, pl.Utf8),
+            _row_number=pl.col("n"),
+            _position=pl.format(
+                "segment {} ({}) in ST {}",
+                "n",
+                "id",
+                pl.col("transaction_control_number").fill_null("None"),
+            ),
+        )
+        .select(*(f.name for f in fields), "_row_number", "_position")
+        # The in-memory engine: the streaming default costs milliseconds of set-up per file.
+        .collect(engine="in-memory")
+    )
+    return ParsedFile(frame, frame.height, [], notes)
+
+
+def _header_per_transaction(
+    segments: pl.LazyFrame, where: pl.Expr, keep: str, **values: pl.Expr
+) -> pl.LazyFrame:
+    """One header value set per transaction set: the first or last segment matching ``where``."""
+    return (
+        segments.filter(where).select("txn", **values).unique("txn", keep=keep, maintain_order=True)
+    )
+
+
+def _fast_214(segments: pl.LazyFrame) -> pl.LazyFrame:
+    """``_rows_214`` on columns: AT7 rows with their LX number, MS1 location and B10/L11 header."""
+    segments = segments.with_columns(lx=(pl.col("id") == "LX").cum_sum())
+    loop = ["txn", "lx"]
+    ms1_n = pl.when(pl.col("id") == "MS1").then(pl.col("n"))
+    located = (
+        segments.filter(pl.col("id").is_in(["AT7", "MS1"]))
+        .with_columns(ms1_n=pl.coalesce(ms1_n.backward_fill().over(loop), ms1_n.max().over(loop)))
+        .filter(pl.col("id") == "AT7")
+        .select(
+            "n",
+            "id",
+            "txn",
+            "lx",
+            "ms1_n",
+            status_code=_element(1),
+            status_reason_code=_element(2),
+            appointment_code=_element(3),
+            appointment_reason_code=_element(4),
+            event_date=_element(5),
+            event_time=_element(6),
+            time_code=_element(7),
+        )
+    )
+    ms1 = segments.filter(pl.col("id") == "MS1").select(
+        ms1_n="n", city=_element(1), state=_element(2), country=_element(3)
+    )
+    lx = segments.filter(pl.col("id") == "LX").select(*loop, lx_number=_element(1))
+    b10 = _header_per_transaction(
+        segments,
+        pl.col("id") == "B10",
+        "last",
+        carrier_pro_number=_element(1),
+        shipment_id=_element(2),
+        carrier_scac=_element(3),
+    )
+    l11 = _header_per_transaction(
+        segments,
+        (pl.col("id") == "L11") & (_element(2) == "BM"),
+        "first",
+        bill_of_lading=_element(1),
+    )
+    return (
+        located.join(ms1, on="ms1_n", how="left")
+        .join(lx, on=loop, how="left")
+        .join(b10, on="txn", how="left")
+        .join(l11, on="txn", how="left")
+    )
+
+
+def _fast_210(segments: pl.LazyFrame) -> pl.LazyFrame:
+    """``_rows_210`` on columns: L1 rows with the billed weight of their loop's L0 and B3 header."""
+    segments = segments.with_columns(loop=pl.col("id").is_in(["LX", "L3", "SE"]).cum_sum())
+    loop = ["txn", "loop"]
+    charges = segments.filter(pl.col("id") == "L1").select(
+        "n",
+        "id",
+        *loop,
+        line_number=_element(1),
+        rate=_element(2),
+        rate_qualifier=_element(3),
+        charge_amount=_n2_expr(_element(4)),
+        charge_code=_element(8),
+    )
+    l0 = segments.filter(pl.col("id") == "L0").select(
+        *loop, "n", line_number=_element(1), weight=_element(4), unit=_element(11)
+    )
+    same_line = l0.unique([*loop, "line_number"], keep="first", maintain_order=True).select(
+        *loop, "line_number", same_weight="weight", same_unit="unit", same=pl.lit(True)
+    )
+    only = (
+        l0.group_by(loop)
+        .agg(pl.len(), only_weight=pl.col("weight").first(), only_unit=pl.col("unit").first())
+        .filter(pl.col("len") == 1)
+        .drop("len")
+    )
+    weighed = (
+        charges.join(same_line, on=[*loop, "line_number"], how="left", nulls_equal=True)
+        .join(only, on=loop, how="left")
+        .with_columns(
+            weight=pl.when(pl.col("same")).then("same_weight").otherwise("only_weight"),
+            unit=pl.when(pl.col("same")).then("same_unit").otherwise("only_unit"),
+        )
+        .with_columns(
+            billed_weight_kg=pl.when(
+                pl.col("unit").fill_null("").str.strip_chars(_PY_WHITESPACE) == "K"
+            ).then("weight")
+        )
+    )
+    b3 = _header_per_transaction(
+        segments,
+        pl.col("id") == "B3",
+        "last",
+        invoice_number=_element(2),
+        shipment_id=_element(3),
+        payment_method=_element(4),
+        invoice_date=_element(6),
+        net_amount_due=_n2_expr(_element(7)),
+        carrier_scac=_element(11),
+    )
+    c3 = _header_per_transaction(segments, pl.col("id") == "C3", "first", currency=_element(1))
+    n9 = _header_per_transaction(
+        segments,
+        (pl.col("id") == "N9") & (_element(1) == "BM"),
+        "first",
+        bill_of_lading=_element(2),
+    )
+    return (
+        weighed.join(b3, on="txn", how="left")
+        .join(c3, on="txn", how="left")
+        .join(n9, on="txn", how="left")
+    )
+
+
 # --------------------------------------------------------------------------- driver
 
 
@@ -491,6 +824,9 @@ def _parse(path: Path, st_type: str, record_segment: str, fields, mapper) -> Par
     path = Path(path)
     notes: list[str] = []
     text = _decode(path, notes)
+    fast = _fast_parse(path, text, st_type, fields, notes)
+    if fast is not None:
+        return fast
     segments = _tokenize(path, text)
     interchange = _walk(path, segments, notes)
 
