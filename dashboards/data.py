@@ -1478,7 +1478,7 @@ def load_summary(snapshot: Path | None = None) -> pl.DataFrame:
 def quarantine_by_reason(snapshot: Path | None = None) -> pl.DataFrame:
     return query(
         """select feed, rule, field, count(*) as rows, any_value(reason) as example_reason,
-                  any_value(regexp_replace(source_file, '^.*/landing/', '') || ' @ ' || position)
+                  any_value(regexp_replace(source_file, '^(.*/)?landing/', '') || ' @ ' || position)
                       as example_position
         from meta.quarantine group by feed, rule, field order by rows desc""",
         snapshot=snapshot,
@@ -1487,7 +1487,7 @@ def quarantine_by_reason(snapshot: Path | None = None) -> pl.DataFrame:
 
 def load_log(snapshot: Path | None = None) -> pl.DataFrame:
     return query(
-        """select feed, regexp_replace(source_file, '^.*/landing/', '') as file, status,
+        """select feed, regexp_replace(source_file, '^(.*/)?landing/', '') as file, status,
             rows_read, rows_loaded, rows_quarantined, error, started_at, finished_at, run_id
         from meta.load_log order by finished_at desc, feed, source_file""",
         snapshot=snapshot,
@@ -1502,6 +1502,7 @@ def freshness(snapshot: Path | None = None) -> pl.DataFrame:
             round(date_diff('minute', max(l.finished_at), any_value(i.published_at)) / 60.0, 1)
                 as hours_before_publish
         from meta.load_log as l, meta.snapshot_info as i
+        where l.status <> 'SKIPPED'  -- a re-sent copy is no delivery
         group by l.feed order by l.feed""",
         snapshot=snapshot,
     )
@@ -1509,7 +1510,7 @@ def freshness(snapshot: Path | None = None) -> pl.DataFrame:
 
 def failed_files(snapshot: Path | None = None) -> pl.DataFrame:
     return query(
-        """select feed, regexp_replace(source_file, '^.*/landing/', '') as file, error, finished_at
+        """select feed, regexp_replace(source_file, '^(.*/)?landing/', '') as file, error, finished_at
         from meta.load_log
         where status = 'FAILED' order by feed, source_file""",
         snapshot=snapshot,

@@ -46,6 +46,25 @@ SMALL_RUN = 20_000  # up to this many orders, some orders also go out as XLSX/Pa
 CSV_CHUNK = 250_000
 
 
+#: The per-shipment times of the ground truth (_truth/shipment_truth.parquet), in this order.
+TRUTH_COLUMNS = [
+    "booked_at",
+    "planned_pickup_start",
+    "planned_pickup_end",
+    "planned_delivery_start",
+    "planned_delivery_end",
+    "picked_up_at",
+    "departed_at",
+    "arrived_at",
+    "customs_cleared_at",
+    "out_for_delivery_at",
+    "delivered_at",
+    "attempted_at",
+    "returned_at",
+    "damaged_at",
+]
+
+
 def _release_memory() -> None:
     """Hand freed heap back to the OS between stages (glibc keeps it otherwise), which is what
     keeps 1M orders under the 4 GB target."""
@@ -425,28 +444,15 @@ def generate(out_dir: Path, orders: int, seed: int, progress: bool = True) -> di
         on="shipment_idx",
         maintain_order="left",
     )
-    tcols = [
-        "booked_at",
-        "planned_pickup_start",
-        "planned_pickup_end",
-        "planned_delivery_start",
-        "planned_delivery_end",
-        "picked_up_at",
-        "departed_at",
-        "arrived_at",
-        "customs_cleared_at",
-        "out_for_delivery_at",
-        "delivered_at",
-        "attempted_at",
-        "returned_at",
-        "damaged_at",
-    ]
     truth.select(
         "shipment_id",
         "tracking_number",
         pl.col("carrier_code").alias("carrier"),
         "mode",
-        *[from_epoch(truth[c].to_numpy()).dt.replace_time_zone("UTC").alias(c) for c in tcols],
+        *[
+            from_epoch(truth[c].to_numpy()).dt.replace_time_zone("UTC").alias(c)
+            for c in TRUTH_COLUMNS
+        ],
         "is_damaged",
         pl.col("late_responsible_party").replace("", None),
         pl.col("true_on_time").alias("is_on_time_true_draw"),

@@ -32,7 +32,14 @@ import numpy as np
 import polars as pl
 from tqdm import tqdm
 
-from generator import CSV_CHUNK, _order_rows, _release_memory, _rng, _shipment_rows
+from generator import (
+    CSV_CHUNK,
+    TRUTH_COLUMNS,
+    _order_rows,
+    _release_memory,
+    _rng,
+    _shipment_rows,
+)
 from generator import world as W
 from generator.events import build_events, ensure_files, hub_for, plant_event_mess, to_datetimes
 from generator.finance import accessorials_df, carrier_invoices, expected_cost, rate_cards
@@ -58,22 +65,6 @@ EV_NO_OFFSET = 500_000_000
 #: ISA13 bases: distinct from the base's 214 (100000 + ...) and 210 (500000 + ...) ranges
 ICN_214, ICN_210 = 300000, 700000
 EVENT_TARGET = {"x12_214": 20_000, "dcsa": 20_000}
-TRUTH_COLUMNS = [
-    "booked_at",
-    "planned_pickup_start",
-    "planned_pickup_end",
-    "planned_delivery_start",
-    "planned_delivery_end",
-    "picked_up_at",
-    "departed_at",
-    "arrived_at",
-    "customs_cleared_at",
-    "out_for_delivery_at",
-    "delivered_at",
-    "attempted_at",
-    "returned_at",
-    "damaged_at",
-]
 INVOICE_COUNTS = (
     "invoices",
     "invoices_overcharged",

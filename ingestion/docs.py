@@ -6,6 +6,7 @@ python -m ingestion.docs > docs/feeds.md
 from __future__ import annotations
 
 from ingestion.contracts import (
+    DATE_RANGE,
     FEEDS,
     LINEAGE_COLUMNS,
     MAX_CSV_LINE_BYTES,
@@ -55,9 +56,16 @@ def render() -> str:
         "be read at all is recorded once as FAILED and skipped; the other files still load. "
         "`meta.load_log` records per file: rows read = rows loaded + rows quarantined.",
         "",
-        "Re-delivery: a byte-identical file (under any name) is skipped. A new file that carries a "
-        "record with the same business key replaces the older version in staging (highest "
-        "`_load_id` wins), so corrected re-sends work without deleting anything.",
+        "`_source_file` (and `source_file` in the load log and quarantine) names the file "
+        "relative to the data directory, e.g. `landing/orders/orders.csv`: the warehouse, the "
+        "snapshot and the exports carry no server path and stay valid when the data directory "
+        "moves.",
+        "",
+        "Re-delivery: a byte-identical file (under any name) is not loaded again; a copy under a "
+        "new name gets one SKIPPED line in `meta.load_log` naming the file it repeats. A file "
+        "whose path, size and modification time are on record is not even read again. A new file "
+        "that carries a record with the same business key replaces the older version in staging "
+        "(highest `_load_id` wins), so corrected re-sends work without deleting anything.",
         "",
         "## Limits",
         "",
@@ -69,6 +77,9 @@ def render() -> str:
         "|---|---|",
         *[f"| {fmt} | {size >> 20:,} MiB |" for fmt, size in MAX_FILE_BYTES.items()],
         "",
+        f"- Dates and timestamps must lie between {DATE_RANGE[0]} and {DATE_RANGE[1]} "
+        "(`WAYBILL_DATE_MIN` / `WAYBILL_DATE_MAX`); a row outside is quarantined with rule "
+        "`range:date` (1900-01-01 placeholders, 2200 typos).",
         f"- JSON documents may nest at most {MAX_JSON_DEPTH} levels (carrier and order documents "
         "use under 10); deeper files are refused before they are parsed.",
         f"- One CSV line may be at most {MAX_CSV_LINE_BYTES >> 20} MiB; a longer line fails its "

@@ -16,9 +16,10 @@ For each file in ``<data_dir>/landing/<feed folder>/``:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,8 +74,9 @@ def _sql_str(text: str) -> str:
 _AS_DATE = {
     "date": "cast($V as date)",
     "date8": "cast(strptime($V, '%Y%m%d') as date)",
-    "timestamp": "cast(cast($V as timestamptz) as date)",
-    "timestamp_tz": "cast(cast($V as timestamptz) as date)",
+    # the calendar date as written, whatever the offset or the session's time zone
+    "timestamp": "cast(left($V, 10) as date)",
+    "timestamp_tz": "cast(left($V, 10) as date)",
 }
 
 
@@ -185,7 +187,8 @@ class FileResult:
     feed: str
     source_file: str
     #: LOADED, LOADED_WITH_QUARANTINE, FAILED, SKIPPED (these bytes were loaded before; a copy
-    #: under a new name is logged once, naming the original) or CHANGING (the file
+    #: under a new name is logged once, naming the original), DEFERRED (the machine ran out of
+    #: memory or disk: not recorded, retried by the next run) or CHANGING (the file
     #: changed while it was read: not recorded, picked up by the next run)
     status: str
     rows_read: int = 0
@@ -220,6 +223,19 @@ class LoadReport:
             for k in ("rows_read", "rows_loaded", "rows_quarantined"):
                 s[k] += getattr(f, k)
         return out
+
+
+def lineage_name(path: Path, landing: Path | None) -> str:
+    """How a file is named in lineage (``raw.*._source_file``, ``meta.load_log``, the
+    quarantine): its path relative to the data directory (``landing/<feed folder>/<file>``),
+    so the warehouse, the snapshot and the exports never carry the server's absolute paths and
+    stay valid when the data directory moves."""
+    if landing is None:
+        return str(path)
+    try:
+        return path.relative_to(landing.parent).as_posix()
+    except ValueError:
+        return path.name
 
 
 def _stat_key(path: Path) -> tuple[int, int]:
@@ -308,13 +324,15 @@ def load_file(
     run_id: str | None = None,
     sha: str | None = None,
     date_range: tuple[str, str] = DATE_RANGE,
+    landing: Path | None = None,
 ) -> FileResult:
-    """Load one file in one transaction. Never raises for bad content; returns what happened."""
+    """Load one file in one transaction. Never raises for bad content; returns what happened.
+    With ``landing``, lineage names the file relative to the data directory (lineage_name)."""
     t0 = time.perf_counter()
     started = datetime.now(UTC).replace(tzinfo=None)
     before = _stat_key(path)
     sha = sha or sha256_of(path)
-    source = str(path)
+    source = lineage_name(path, landing)
     load_id = con.execute("select nextval('meta.load_id_seq')").fetchall()[0][0]
     result = FileResult(feed.name, source, "LOADED", load_id=load_id)
     size = before[0]
@@ -332,25 +350,26 @@ def load_file(
             con, feed, path, sha, load_id, run_id, started, exc.position, exc.rule, result, t0
         )
     except Exception as exc:  # noqa: BLE001 - the file boundary: whatever a file does, the run goes on
-        # A parser bug, an unforeseen shape or a resource error (RecursionError, MemoryError in
-        # a parser) is this file's failure, never the run's: record it with the reason and move
-        # on to the next file. Only the exception's first line is kept: it names the problem
-        # without quoting the file.
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        # A parser bug or an unforeseen shape (RecursionError included) is this file's failure,
+        # never the run's: record it with the reason and move on to the next file. Only the
+        # exception's first line is kept: it names the problem without quoting the file. The
+        # machine running short (memory, disk) is not the file's fault: not recorded, retried.
+        if _is_resource_error(exc):
+            return _defer(result, exc, t0)
         return _record_failure(
             con, feed, path, sha, load_id, run_id, started, "file",
-            f"could not be parsed ({type(exc).__name__}: {first})", result, t0,
+            f"could not be parsed ({type(exc).__name__}: {_first_line(exc)})", result, t0,
         )  # fmt: skip
 
     if _stat_key(path) != before:
         # Still being written (an upload in progress): load it once it has settled.
         result.status = "CHANGING"
         return result
-    _prepare_incoming(con, feed, date_range)
     fields = ", ".join(f'nullif(trim("{n}"), \'\') as "{n}"' for n in feed.field_names)
     record_json = "to_json({" + ", ".join(f"'{n}': \"{n}\"" for n in feed.field_names) + "})"
     con.execute("begin transaction")
     try:
+        _prepare_incoming(con, feed, date_range)
         con.execute(
             f"""insert into raw.{feed.table}
             select {fields}, ? as _source_file, _row_number, ? as _file_sha256,
@@ -410,11 +429,34 @@ def load_file(
         )
     except Exception as exc:  # noqa: BLE001 - the file boundary, as for the parser above
         con.execute("rollback")
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        if _is_resource_error(exc):
+            return _defer(result, exc, t0)
         return _record_failure(
             con, feed, path, sha, load_id, run_id, started, "file",
-            f"could not be loaded ({type(exc).__name__}: {first})", result, t0,
+            f"could not be loaded ({type(exc).__name__}: {_first_line(exc)})", result, t0,
         )  # fmt: skip
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300]
+
+
+def _is_resource_error(exc: BaseException) -> bool:
+    """The machine, not the file: out of memory or disk. Such a failure is not recorded (the
+    file's hash would then mark it as done for good); the file is retried by the next run."""
+    if isinstance(exc, MemoryError | duckdb.OutOfMemoryException):
+        return True
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.ENOMEM, errno.EDQUOT)
+
+
+def _defer(result: FileResult, exc: BaseException, t0: float) -> FileResult:
+    result.status = "DEFERRED"
+    result.error = (
+        f"not loaded this run, the machine ran short ({type(exc).__name__}: {_first_line(exc)}); "
+        "nothing recorded, the next run tries again"
+    )
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -425,29 +467,54 @@ def record_duplicate(
     path: Path,
     run_id: str | None,
     sha: str,
-    original: str,
+    original: tuple[str, str],
+    source: str,
 ) -> FileResult:
     """One SKIPPED line in the load log for a byte-identical copy under a new name (a re-sent
     file): nothing of it is loaded again, and the log says which file it duplicates."""
     started = datetime.now(UTC).replace(tzinfo=None)
     load_id = con.execute("select nextval('meta.load_id_seq')").fetchall()[0][0]
-    result = FileResult(feed.name, str(path), "SKIPPED", load_id=load_id)
-    note = f"same bytes as {Path(original).name} (already loaded): nothing loaded again"
+    result = FileResult(feed.name, source, "SKIPPED", load_id=load_id)
+    name, status = Path(original[0]).name, original[1]
+    outcome = (
+        "already FAILED: fix and send it under a new content"
+        if status == "FAILED"
+        else ("already loaded")
+    )
+    note = f"same bytes as {name} ({outcome}): nothing loaded again"
     _write_log(con, feed, path, sha, load_id, run_id, started, result, note)
     return result
 
 
 def refuse_symlink(
-    con: duckdb.DuckDBPyConnection, feed: Feed, path: Path, run_id: str | None, sha: str
+    con: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    path: Path,
+    run_id: str | None,
+    sha: str,
+    source: str,
 ) -> FileResult:
     """Record a link in the landing zone as FAILED without opening what it points at."""
     t0 = time.perf_counter()
     started = datetime.now(UTC).replace(tzinfo=None)
     load_id = con.execute("select nextval('meta.load_id_seq')").fetchall()[0][0]
-    result = FileResult(feed.name, str(path), "FAILED", load_id=load_id)
+    result = FileResult(feed.name, source, "FAILED", load_id=load_id)
     return _record_failure(
         con, feed, path, sha, load_id, run_id, started, "file", SYMLINK_REFUSED, result, t0
     )
+
+
+def refuse_unreadable(con, feed, path, run_id, sha, source, exc: OSError) -> FileResult:
+    """Record a file the loader may not read (permissions) as FAILED, once."""
+    t0 = time.perf_counter()
+    started = datetime.now(UTC).replace(tzinfo=None)
+    load_id = con.execute("select nextval('meta.load_id_seq')").fetchall()[0][0]
+    result = FileResult(feed.name, source, "FAILED", load_id=load_id)
+    rule = (
+        f"cannot be read ({type(exc).__name__}: {exc.strerror or exc}): give the loader's user "
+        "read access; it is read again once it changes"
+    )
+    return _record_failure(con, feed, path, sha, load_id, run_id, started, "file", rule, result, t0)
 
 
 class _CountMismatch(Exception):
@@ -465,7 +532,7 @@ def _write_log(con, feed, path, sha, load_id, run_id, started, result, notes) ->
             load_id,
             run_id,
             feed.name,
-            str(path),
+            result.source_file,
             sha,
             st.st_size,
             result.status,
@@ -501,7 +568,7 @@ def _insert_file_failure(con, feed, path, sha, load_id, run_id, started, positio
         [
             load_id,
             feed.name,
-            str(path),
+            result.source_file,
             sha,
             position,
             f"the whole file was skipped: {rule}",
@@ -521,61 +588,65 @@ def symlink_sha(path: Path) -> str:
     return hashlib.sha256(f"symlink\0{path.name}\0{target}".encode()).hexdigest()
 
 
-@dataclass
-class Pending:
-    """A landing entry and what to do with it."""
+class _Known:
+    """What the load log says about landing files: which bytes were recorded first under which
+    name (loaded or failed; SKIPPED copies never count as an original), which (feed, bytes,
+    name) are recorded at all, and the (name, size, mtime) of files already read, so an unchanged
+    file is not read again (at a million orders the landing zone holds gigabytes; hashing it all
+    was most of a run with nothing new). A file rewritten in place gets a new mtime."""
 
-    feed: Feed
-    path: Path
-    #: the content hash; None when these bytes were loaded before (under any name)
-    sha: str | None
-    #: for a byte-identical copy under a new name: the file first loaded with these bytes (the
-    #: copy gets one SKIPPED line in the load log naming it); None once recorded
-    duplicate_of: str | None = None
-    duplicate_sha: str | None = None
+    def __init__(self, con: duckdb.DuckDBPyConnection, landing: Path) -> None:
+        self.con = con
+        self.first: dict[tuple[str, str], tuple[str, str]] = {}
+        self.recorded: set[tuple[str, str, str]] = set()
+        self.read: dict[tuple[str, int, int], str] = {}
+        self.unstamped: dict[tuple[str, str], int] = {}
+        for load_id, feed, sha, source, size, mtime, status in con.execute(
+            "select load_id, feed, file_sha256, source_file, file_bytes, file_mtime_ns, status "
+            "from meta.load_log order by load_id"
+        ).fetchall():
+            if Path(source).is_absolute():  # recorded by a version that kept absolute paths
+                source = lineage_name(Path(source), landing)
+            if status != "SKIPPED":
+                self.first.setdefault((feed, sha), (source, status))
+            self.recorded.add((feed, sha, source))
+            if mtime is not None:
+                self.read[(source, size, mtime)] = sha
+            elif status != "SKIPPED":
+                self.unstamped[(source, sha)] = load_id
+
+    def sha_of(self, path: Path, source: str) -> str:
+        """The file's content hash, from the record when path, size and mtime match."""
+        if path.is_symlink():
+            return symlink_sha(path)
+        st = path.stat()
+        key = (source, st.st_size, st.st_mtime_ns)
+        sha = self.read.get(key)
+        if sha is None:
+            sha = sha256_of(path)
+            load_id = self.unstamped.pop((source, sha), None)
+            if load_id is not None:  # recorded before mtimes were kept: stamp it now
+                self.con.execute(
+                    "update meta.load_log set file_mtime_ns = ? where load_id = ?",
+                    [st.st_mtime_ns, load_id],
+                )
+            self.read[key] = sha
+        return sha
+
+    def remember(self, feed: str, sha: str, result: FileResult) -> None:
+        """After a file's outcome is written to the load log (never for CHANGING/DEFERRED)."""
+        if result.status in ("LOADED", "LOADED_WITH_QUARANTINE", "FAILED"):
+            self.first.setdefault((feed, sha), (result.source_file, result.status))
+        if result.load_id is not None and result.status not in ("CHANGING", "DEFERRED"):
+            self.recorded.add((feed, sha, result.source_file))
 
 
-def pending_files(
-    con: duckdb.DuckDBPyConnection, landing: Path, feeds: list[str] | None = None
-) -> Iterator[Pending]:
-    """Every landing file and refused link of the chosen feeds, in load order."""
-    first: dict[tuple[str, str], str] = {}
-    recorded: set[tuple[str, str, str]] = set()
-    # (path, size, mtime) -> sha of files read before: an unchanged file is not read again
-    # (at a million orders the landing zone holds gigabytes; hashing it all was most of a run
-    # with nothing new). A file rewritten in place gets a new mtime and is hashed again.
-    seen: dict[tuple[str, int, int], str] = {}
-    for feed, sha, source, size, mtime in con.execute(
-        "select feed, file_sha256, source_file, file_bytes, file_mtime_ns from meta.load_log "
-        "order by load_id"
-    ).fetchall():
-        first.setdefault((feed, sha), source)
-        recorded.add((feed, sha, source))
-        if mtime is not None:
-            seen[(source, size, mtime)] = sha
-    for name, feed in FEEDS.items():
-        if feeds and name not in feeds:
-            continue
-        for path in landing_entries(landing, feed):
-            try:
-                if path.is_symlink():
-                    sha = symlink_sha(path)
-                else:
-                    st = path.stat()
-                    key = (str(path), st.st_size, st.st_mtime_ns)
-                    sha = seen.get(key) or sha256_of(path)
-            except OSError:
-                continue  # vanished or unreadable between listing and reading: next run
-            original = first.get((name, sha))
-            if original is None:
-                yield Pending(feed, path, sha)
-            elif (name, sha, str(path)) not in recorded:
-                yield Pending(feed, path, None, original, sha)
-            else:
-                yield Pending(feed, path, None)
-            # a byte-identical copy later in the same run is skipped (and recorded) too
-            first.setdefault((name, sha), str(path))
-            recorded.add((name, sha, str(path)))
+def unreadable_sha(path: Path) -> str:
+    """A stable identity for a file that cannot be read (permissions): reported once, and
+    read again once it changes."""
+    st = path.stat()
+    text = f"unreadable\0{path.name}\0{st.st_size}\0{st.st_mtime_ns}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def load_landing(
@@ -589,25 +660,18 @@ def load_landing(
     """Load every new file under ``landing`` (optionally only some feeds)."""
     ensure_schema(con)
     report = LoadReport()
-    for item in pending_files(con, landing, feeds):
-        feed, path, sha = item.feed, item.path, item.sha
-        if item.duplicate_of is not None:
-            result = record_duplicate(
-                con, feed, path, run_id, item.duplicate_sha, item.duplicate_of
-            )
-        elif sha is None:
-            result = FileResult(feed.name, str(path), "SKIPPED")
-        elif path.is_symlink():
-            result = refuse_symlink(con, feed, path, run_id, sha)
-        else:
-            try:
-                result = load_file(con, feed, path, run_id, sha, date_range)
-            except FileNotFoundError:
-                continue  # removed between listing and loading: nothing to record
-        report.files.append(result)
-        if on_file:
-            on_file(result)
-    if any(f.status != "SKIPPED" for f in report.files):
+    known = _Known(con, landing)
+    for name, feed in FEEDS.items():
+        if feeds and name not in feeds:
+            continue
+        for path in landing_entries(landing, feed):
+            result = _load_entry(con, known, feed, path, landing, run_id, date_range)
+            if result is None:
+                continue
+            report.files.append(result)
+            if on_file:
+                on_file(result)
+    if any(f.status not in ("SKIPPED", "CHANGING", "DEFERRED") for f in report.files):
         from waybill.quarantine import resolve
 
         # Rows a later file fixed leave the open quarantine (waybill/quarantine.py says how).
@@ -615,12 +679,42 @@ def load_landing(
     return report
 
 
-#: Per feed: files, unreadable files and rows; read by the CLI (warehouse) and the dashboard
-#: (snapshot), which must show the same numbers.
+def _load_entry(con, known, feed, path, landing, run_id, date_range) -> FileResult | None:
+    """One landing entry: loaded, refused, recorded as a copy, or skipped; None if it vanished."""
+    source = lineage_name(path, landing)
+    try:
+        sha = known.sha_of(path, source)
+    except FileNotFoundError:
+        return None  # removed between listing and reading: nothing to record
+    except OSError as exc:  # unreadable (permissions): the file's failure, named once
+        sha = unreadable_sha(path)
+        if (feed.name, sha, source) in known.recorded:
+            return FileResult(feed.name, source, "SKIPPED")
+        result = refuse_unreadable(con, feed, path, run_id, sha, source, exc)
+        known.remember(feed.name, sha, result)
+        return result
+    original = known.first.get((feed.name, sha))
+    if original is not None and (feed.name, sha, source) not in known.recorded:
+        result = record_duplicate(con, feed, path, run_id, sha, original, source)
+    elif original is not None or (feed.name, sha, source) in known.recorded:
+        return FileResult(feed.name, source, "SKIPPED")
+    elif path.is_symlink():
+        result = refuse_symlink(con, feed, path, run_id, sha, source)
+    else:
+        try:
+            result = load_file(con, feed, path, run_id, sha, date_range, landing)
+        except FileNotFoundError:
+            return None
+    known.remember(feed.name, sha, result)
+    return result
+
+
+#: Per feed: files, unreadable files and rows (re-sent copies, SKIPPED, are not deliveries);
+#: read by the CLI (warehouse) and the dashboard (snapshot), which must show the same numbers.
 LOAD_SUMMARY_SQL = """
 select feed, count(*) as files,
        count(*) filter (where status = 'FAILED') as failed_files,
        sum(rows_read) as rows_read, sum(rows_loaded) as rows_loaded,
        sum(rows_quarantined) as rows_quarantined, max(finished_at) as last_loaded_at
-from meta.load_log group by feed order by feed
+from meta.load_log where status <> 'SKIPPED' group by feed order by feed
 """

@@ -91,6 +91,14 @@ def place(landing: Path, feed: str, name: str, content: bytes) -> Path:
     return path
 
 
+def lineage(path: Path) -> str:
+    """How the loader names ``path`` in lineage: relative to the data directory, the folder
+    holding ``landing/`` (ingestion.load.lineage_name)."""
+    parts = path.parts
+    start = len(parts) - 1 - parts[::-1].index("landing")
+    return Path(*parts[start:]).as_posix()
+
+
 def good_content(feed: str) -> bytes:
     return GOOD[feed][1].encode()
 
@@ -99,7 +107,7 @@ def log_of(con, path: Path) -> tuple:
     return con.execute(
         "select status, rows_read, rows_loaded, rows_quarantined, error from meta.load_log "
         "where source_file = ?",
-        [str(path)],
+        [lineage(path)],
     ).fetchall()[0]
 
 
@@ -107,7 +115,7 @@ def quarantine_of(con, path: Path) -> list[tuple]:
     return con.execute(
         "select position, field, rule, reason, value from meta.quarantine where source_file = ? "
         "order by row_number",
-        [str(path)],
+        [lineage(path)],
     ).fetchall()
 
 
@@ -127,7 +135,7 @@ def assert_outcome(con, path: Path, feed: str, failed, loaded, quarantined) -> N
     got = [(p, f, r) for p, f, r, _reason, _value in entries]
     assert got == list(quarantined)
     in_raw = con.execute(
-        f"select count(*) from raw.{FEEDS[feed].table} where _source_file = ?", [str(path)]
+        f"select count(*) from raw.{FEEDS[feed].table} where _source_file = ?", [lineage(path)]
     ).fetchall()[0][0]
     assert in_raw == loaded
     for _p, fld, rule, reason, value in entries:
@@ -157,7 +165,7 @@ def test_each_bad_input_is_loaded_or_reported_and_its_neighbour_still_loads(
     for column, value in case.raw_values:
         found = con.execute(
             f'select "{column}" from raw.{FEEDS[case.feed].table} where _source_file = ?',
-            [str(path)],
+            [lineage(path)],
         ).fetchall()
         assert found == [(value,)]
 
@@ -167,7 +175,7 @@ def test_the_whole_corpus_in_one_landing_zone_loads_in_one_run_and_reconciles(tm
     paths = [place(landing, c.feed, c.file, c.path.read_bytes()) for c in CASES]
     report = load_landing(con, landing)
     # Byte-identical files (none here) would be skipped; every file is accounted for.
-    assert {Path(f.source_file) for f in report.files} == set(paths)
+    assert {f.source_file for f in report.files} == {lineage(p) for p in paths}
     assert all(f.rows_read == f.rows_loaded + f.rows_quarantined for f in report.files)
     failed = {Path(f.source_file).name for f in report.files if f.status == "FAILED"}
     assert failed == {c.file for c in CASES if c.failed}
@@ -204,7 +212,7 @@ def test_duplicate_file_names_with_different_content_both_load_as_versions(tmp_p
     log = con.execute(
         "select source_file, file_sha256, rows_loaded from meta.load_log order by load_id"
     ).fetchall()
-    assert [(s, n) for s, _sha, n in log] == [(str(path), 1), (str(path), 2)]
+    assert [(s, n) for s, _sha, n in log] == [(lineage(path), 1), (lineage(path), 2)]
     assert log[0][1] != log[1][1]
     # Both versions are in raw with their own load id; staging keeps the later one per key.
     assert con.execute(

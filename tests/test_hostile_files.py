@@ -153,8 +153,10 @@ def test_symbolic_links_are_reported_and_never_followed(tmp_path, con):
     assert "TOP-SECRET" not in everything
     assert SYMLINK_REFUSED in everything
     # Reported once: a second run records nothing new for the same links.
+    logged = con.execute("select count(*) from meta.load_log").fetchall()
     again = load_landing(con, landing)
     assert {f.status for f in again.files} == {"SKIPPED"}
+    assert con.execute("select count(*) from meta.load_log").fetchall() == logged
 
 
 def test_a_wrong_file_is_refused_without_quoting_its_first_line(tmp_path, con):
@@ -167,7 +169,7 @@ def test_a_wrong_file_is_refused_without_quoting_its_first_line(tmp_path, con):
     assert "/bin/bash" not in error and "root" not in error
 
 
-@pytest.mark.parametrize("exc", [RecursionError, MemoryError, RuntimeError, AttributeError])
+@pytest.mark.parametrize("exc", [RecursionError, RuntimeError, AttributeError, KeyError])
 def test_whatever_a_parser_raises_only_its_file_fails(exc, tmp_path, con, monkeypatch):
     landing = tmp_path / "landing"
     for feed in ("dcsa", "returns"):
@@ -227,3 +229,141 @@ def test_the_date_bounds_come_from_the_settings(monkeypatch, tmp_path):
     monkeypatch.setenv("WAYBILL_DATE_MIN", "2000-01-01")
     monkeypatch.delenv("WAYBILL_DATE_MAX", raising=False)
     assert load_settings(tmp_path).date_range == ("2000-01-01", "2100-12-31")
+
+
+@pytest.mark.parametrize("exc", [MemoryError, duckdb.OutOfMemoryException])
+def test_the_machine_running_short_is_not_the_files_fault(exc, tmp_path, con, monkeypatch):
+    """Out of memory (or disk) while loading: the file is DEFERRED, nothing is recorded, the
+    other files load, and the next run loads it (a FAILED record would block it for good)."""
+    landing = tmp_path / "landing"
+    good = place(landing, "returns", GOOD["returns"][0], good_content("returns"))
+    big = place(landing, "dcsa", "big.json", GOOD["dcsa"][1].replace("g1", "g2").encode())
+    real_parse = load_module._parse
+
+    def parse(feed, path, con):
+        if path == big:
+            raise exc("no memory left")
+        return real_parse(feed, path, con)
+
+    monkeypatch.setattr(load_module, "_parse", parse)
+    report = load_landing(con, landing)
+    [deferred] = [f for f in report.files if f.status == "DEFERRED"]
+    assert "the next run tries again" in deferred.error
+    assert log_of(con, good)[0] == "LOADED"
+    assert not con.execute(
+        "select count(*) from meta.load_log where source_file like '%big.json'"
+    ).fetchall()[0][0]
+    monkeypatch.setattr(load_module, "_parse", real_parse)
+    load_landing(con, landing)
+    assert log_of(con, big)[:3] == ("LOADED", 1, 1)
+
+
+def test_a_file_changing_while_read_is_never_mistaken_for_a_copy(tmp_path, con, monkeypatch):
+    """a.csv and b.csv hold the same bytes; a.csv is still being written when it is read. b.csv
+    loads; a.csv is loaded by nobody twice and reported as b's copy next time."""
+    landing = tmp_path / "landing"
+    a = place(landing, "returns", "a.csv", good_content("returns"))
+    b = place(landing, "returns", "b.csv", good_content("returns"))
+    real = load_module._stat_key
+    calls = {"a": 0}
+
+    def stat_key(path):
+        size, mtime = real(path)
+        if path == a:
+            calls["a"] += 1
+            return size, mtime + calls["a"]  # a new mtime at every look: still being written
+        return size, mtime
+
+    monkeypatch.setattr(load_module, "_stat_key", stat_key)
+    first = {f.source_file.rsplit("/", 1)[-1]: f.status for f in load_landing(con, landing).files}
+    assert first == {"a.csv": "CHANGING", "b.csv": "LOADED"}
+    monkeypatch.setattr(load_module, "_stat_key", real)
+    load_landing(con, landing)
+    assert log_of(con, b)[:3] == ("LOADED", 1, 1)
+    status, read, *_ = log_of(con, a)
+    assert (status, read) == ("SKIPPED", 0)
+    assert con.execute("select count(*) from raw.returns").fetchall() == [(1,)]
+
+
+def test_a_file_the_loader_may_not_read_is_named_once(tmp_path, con, monkeypatch):
+    landing = tmp_path / "landing"
+    good = place(landing, "returns", GOOD["returns"][0], good_content("returns"))
+    locked = place(
+        landing,
+        "returns",
+        "locked.csv",
+        good_content("returns") + b"RMA8,O8,1,1,DEFECT,2026-10-09T10:00:00Z\n",
+    )
+    real = load_module.sha256_of
+
+    def sha256_of(path):
+        if path == locked:
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(load_module, "sha256_of", sha256_of)
+    load_landing(con, landing)
+    assert_failed(con, locked, "cannot be read", "Permission denied")
+    assert log_of(con, good)[0] == "LOADED"
+    logged = con.execute("select count(*) from meta.load_log").fetchall()
+    load_landing(con, landing)
+    assert con.execute("select count(*) from meta.load_log").fetchall() == logged
+
+
+def test_a_warehouse_from_before_relative_paths_and_mtimes_is_read_as_it_was(tmp_path, con):
+    """Rows recorded with the absolute path and no mtime: the file is not taken for a new copy,
+    and its mtime is stamped so later runs do not read it again."""
+    landing = tmp_path / "landing"
+    path = place(landing, "returns", GOOD["returns"][0], good_content("returns"))
+    load_landing(con, landing)
+    con.execute(
+        "update meta.load_log set source_file = ?, file_mtime_ns = null", [str(path.resolve())]
+    )
+    report = load_landing(con, landing)
+    assert [f.status for f in report.files] == ["SKIPPED"]
+    assert con.execute("select count(*), count(file_mtime_ns) from meta.load_log").fetchall() == [
+        (1, 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "feed", "value", "bad"),
+    [
+        ("event_time", "csv_events", "2026-10-01T10:00:00Z", "1900-01-01T00:00:00"),  # timestamp
+        ("invoice_date", "carrier_invoices_csv", "2026-10-01", "2200-01-01"),  # date
+    ],
+)
+def test_every_date_type_has_the_range(field, feed, value, bad, tmp_path, con):
+    landing = tmp_path / "landing"
+    text = GOOD[feed][1]
+    path = place(landing, feed, "x.csv", (text + text.splitlines()[1].replace(value, bad)).encode())
+    load_landing(con, landing)
+    [(position, fld, rule, _reason, _value)] = quarantine_of(con, path)
+    assert (position, fld, rule) == ("line 3", field, "range:date")
+
+
+def test_the_calendar_date_as_written_decides_not_the_offset(tmp_path, con):
+    """1990-01-01T00:30+02:00 is 1989-12-31 in UTC but dated 1990-01-01 by its sender."""
+    landing = tmp_path / "landing"
+    head, row = GOOD["returns"][1].splitlines()
+    path = place(
+        landing,
+        "returns",
+        "edge.csv",
+        f"{head}\n{row.replace('2026-10-09T10:00:00Z', '1990-01-01T00:30:00+02:00')}\n".encode(),
+    )
+    load_landing(con, landing)
+    assert log_of(con, path)[:3] == ("LOADED", 1, 1)
+
+
+def test_x12_date8_has_the_range():
+    import polars as pl
+
+    from ingestion.load import validate
+
+    rows = pl.DataFrame(
+        {"event_date": ["20261001", "19000101"], "_row_number": [1, 2], "_position": ["a", "b"]}
+    )
+    errors = validate("x12_214", rows)["_errors"].to_list()
+    assert [e["rule"] for e in errors[1] if e["field"] == "event_date"] == ["range:date"]
+    assert not [e for e in errors[0] if e["field"] == "event_date"]

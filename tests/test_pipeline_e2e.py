@@ -23,7 +23,9 @@ def connect(pipeline_run) -> duckdb.DuckDBPyConnection:
 
 
 def landing_name(pipeline_run, source_file: str) -> str:
-    return str(Path(source_file).relative_to(pipeline_run["settings"].landing))
+    """A lineage name (relative to the data directory) as the manifest names the file."""
+    assert not Path(source_file).is_absolute(), "lineage never holds a server path"
+    return str(Path(source_file).relative_to("landing"))
 
 
 def test_every_feed_loads_and_quarantines_exactly_what_the_manifest_planted(pipeline_run):
@@ -278,7 +280,8 @@ def test_garbage_and_hostile_files_in_every_landing_folder_are_named_and_the_run
     assert "nothing new" not in run.stdout  # new files, even failed ones, rebuild and republish
     con = duckdb.connect(str(data_dir / "warehouse" / "waybill.duckdb"), read_only=True)
     assert con.execute(
-        "select status, rows_loaded from meta.load_log where source_file = ?", [str(good)]
+        "select status, rows_loaded from meta.load_log where source_file = ?",
+        [good.relative_to(data_dir).as_posix()],
     ).fetchall() == [("LOADED", 1)]
     assert "TOP-SECRET" not in run.stdout + run.stderr
     snapshot = duckdb.connect(str(data_dir / "serving" / "waybill.duckdb"), read_only=True)
@@ -290,7 +293,7 @@ def test_garbage_and_hostile_files_in_every_landing_folder_are_named_and_the_run
         rows = con.execute(
             "select l.status, l.error, q.reason from meta.load_log as l "
             "inner join meta.quarantine as q using (load_id) where l.source_file = ?",
-            [str(path)],
+            [path.relative_to(data_dir).as_posix()],
         ).fetchall()
         assert len(rows) == 1, name
         status, error, reason = rows[0]
@@ -309,3 +312,41 @@ def data_dir_settings(data_dir: Path):
     from waybill.settings import load_settings
 
     return load_settings(data_dir)
+
+
+def test_no_server_path_appears_in_the_snapshot_or_the_exports(pipeline_run):
+    """Lineage names files relative to the data directory (landing/<feed>/<file>): the snapshot
+    and the exports leave the machine, the server's directory layout does not go with them."""
+    import openpyxl
+
+    settings = pipeline_run["settings"]
+    root = str(settings.data_dir)
+    con = duckdb.connect(str(settings.snapshot), read_only=True)
+    try:
+        text_columns = con.execute(
+            """select schema_name, table_name, column_name from duckdb_columns()
+            where data_type = 'VARCHAR' and not internal"""
+        ).fetchall()
+        leaks = [
+            (s, t, c)
+            for s, t, c in text_columns
+            if con.execute(
+                f'select count(*) from "{s}"."{t}" where contains("{c}", ?)', [root]
+            ).fetchall()[0][0]
+        ]
+        [(lineage,)] = con.execute(
+            "select any_value(_source_file) from staging.stg_oms__order_lines"
+        ).fetchall()
+    finally:
+        con.close()
+    assert leaks == []
+    assert lineage.startswith("landing/orders/")
+    exports = sorted(settings.exports.iterdir())
+    assert exports
+    for path in exports:
+        if path.suffix == ".csv":
+            assert root not in path.read_text(), path.name
+        elif path.suffix == ".xlsx":
+            wb = openpyxl.load_workbook(path, read_only=True)
+            for row in wb["Summary"].iter_rows(values_only=True):
+                assert all(root not in str(v) for v in row if v is not None), path.name

@@ -214,14 +214,15 @@ def test_a_cent_lost_by_the_allocation_is_caught_with_its_source(con):
 def test_a_customs_entry_corrected_after_allocation_is_caught(con):
     suite = landed_cost_suite()
     [(entry, shipment)] = con.execute(
-        "select entry_number, shipment_id from raw.customs_entries where shipment_id in "
-        "(select shipment_id from intermediate.int_landed_costs_allocated "
+        "select customs_entry_number, shipment_id from staging.stg_customs__entries where "
+        "shipment_id in (select shipment_id from intermediate.int_landed_costs_allocated "
         "where cost_component = 'DUTY') order by 1 limit 1"
     ).fetchall()
-    # staging is a view over raw: the entry's duty now differs from what was allocated.
+    # a corrected entry reached staging after the allocation was built: the entry's duty now
+    # differs from what was allocated.
     con.execute(
-        "update raw.customs_entries set duty_amount = cast(cast(duty_amount as decimal(18, 2)) "
-        "+ 5 as varchar) where entry_number = ?",
+        "update staging.stg_customs__entries set duty_amount = duty_amount + 5 "
+        "where customs_entry_number = ?",
         [entry],
     )
     failed = failures(run_suite(con, suite))

@@ -240,7 +240,7 @@ def _q(con, sql: str) -> list[tuple]:
 def test_every_written_row_is_loaded_or_quarantined(real_run):
     con, landing = real_run["con"], real_run["data_dir"] / "landing"
     log = {
-        Path(src).resolve(): (read, loaded, quarantined, status)
+        (real_run["data_dir"] / src).resolve(): (read, loaded, quarantined, status)
         for src, read, loaded, quarantined, status in _q(
             con,
             "select source_file, rows_read, rows_loaded, rows_quarantined, status "

@@ -70,8 +70,9 @@ def source_hash() -> str:
 
 def fingerprint(con: duckdb.DuckDBPyConnection) -> tuple[str, int]:
     """(fingerprint of the build inputs, newest load_id) for the warehouse ``con`` holds."""
+    # A re-sent copy (SKIPPED) changes no mart: it does not count as news.
     files, newest = con.execute(
-        "select count(*), coalesce(max(load_id), 0) from meta.load_log"
+        "select count(*), coalesce(max(load_id), 0) from meta.load_log where status <> 'SKIPPED'"
     ).fetchall()[0]
     h = hashlib.sha256(f"schema {SCHEMA_VERSION}; files {files}; newest {newest};".encode())
     h.update(source_hash().encode())
@@ -93,9 +94,39 @@ def up_to_date(con: duckdb.DuckDBPyConnection, snapshot: Path) -> tuple[bool, st
     return snapshot.exists() and last_published(con) == current, current
 
 
-def record_published(con: duckdb.DuckDBPyConnection, run_id: str | None) -> str:
-    """Remember what the snapshot just published was built from."""
+BUILD_INPUTS_DDL = """
+create table if not exists meta.build_inputs (
+    run_id varchar not null,        -- the run whose dbt step started from these inputs
+    fingerprint varchar not null,
+    load_id bigint,
+    built_at timestamp not null     -- UTC
+)
+"""
+
+
+def record_build_inputs(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
+    """Before dbt builds: what it is about to build from. Publish records exactly this, so a
+    file loaded by another run between this run's build and its publish is not counted as
+    published (the next run builds it)."""
     current, newest = fingerprint(con)
+    con.execute(BUILD_INPUTS_DDL)
+    con.execute(
+        "insert into meta.build_inputs values (?, ?, ?, ?)",
+        [run_id, current, newest, datetime.now(UTC).replace(tzinfo=None)],
+    )
+    return current
+
+
+def record_published(con: duckdb.DuckDBPyConnection, run_id: str | None) -> str:
+    """Remember what the snapshot just published was built from: the inputs this run's dbt
+    step recorded (record_build_inputs), else the warehouse as it is now."""
+    con.execute(BUILD_INPUTS_DDL)
+    built = con.execute(
+        "select fingerprint, load_id from meta.build_inputs where run_id = ? "
+        "order by built_at desc limit 1",
+        [run_id],
+    ).fetchall()
+    current, newest = built[0] if built else fingerprint(con)
     con.execute(BUILD_STATE_DDL)
     con.execute(
         "insert into meta.build_state values (?, ?, ?, ?, ?)",

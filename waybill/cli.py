@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from waybill.settings import PROJECT_ROOT, Settings, load_settings
+from waybill.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
 DEFAULT_DEMO_ORDERS = 2000
 
@@ -440,6 +440,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

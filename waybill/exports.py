@@ -271,7 +271,8 @@ def summary_rows(
     rows: list[tuple[str, object]] = [
         ("Report", spec.title),
         ("What", spec.description),
-        ("Source", f"{spec.table} in {snapshot}"),
+        # the snapshot by name, not by the server's path (exports leave the machine)
+        ("Source", f"{spec.table} in the published snapshot ({Path(snapshot).name})"),
         ("Generated at (UTC)", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")),
         *((f"Filter {k}", v) for k, v in filters.items() if v),
         ("Rows", df.height),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from ingestion.contracts import DATE_RANGE
@@ -35,10 +36,10 @@ class Settings:
     #: the CSV and Parquet of the same name; `waybill export --format xlsx` writes them all).
     #: Writing cells costs ~7,000 rows/s: 100,000-row workbooks were 40 % of a 100 k-order run.
     export_xlsx_max_rows: int = 50_000
-    #: Per dashboard connection (each tenant's database, the shared snapshot connection):
-    #: DuckDB memory cap and the most it may spill to data_dir/dashboard_tmp.
     #: Where a failed run or a blocked publication is reported (JSON POST; waybill/notify.py).
     alert_webhook_url: str | None = None
+    #: Per dashboard connection (each tenant's database, the shared snapshot connection):
+    #: DuckDB memory cap and the most it may spill to data_dir/dashboard_tmp.
     dashboard_memory_limit: str = "1GB"
     dashboard_temp_limit: str = "2GB"
 
@@ -108,8 +109,24 @@ def load_settings(data_dir: str | os.PathLike | None = None) -> Settings:
         dashboard_memory_limit=os.environ.get("WAYBILL_DASHBOARD_MEMORY_LIMIT", "1GB"),
         dashboard_temp_limit=os.environ.get("WAYBILL_DASHBOARD_TEMP_LIMIT", "2GB"),
         export_xlsx_max_rows=int(os.environ.get("WAYBILL_EXPORT_XLSX_MAX_ROWS", "50000")),
-        date_range=(
+        date_range=_date_range(
             os.environ.get("WAYBILL_DATE_MIN") or DATE_RANGE[0],
             os.environ.get("WAYBILL_DATE_MAX") or DATE_RANGE[1],
         ),
     )
+
+
+class SettingsError(ValueError):
+    """A setting from the environment that cannot be used; the CLI prints it in one line."""
+
+
+def _date_range(low: str, high: str) -> tuple[str, str]:
+    """WAYBILL_DATE_MIN/MAX as ISO dates, checked here so a typo stops the command with one
+    line instead of failing every file's contract check."""
+    try:
+        first, last = date.fromisoformat(low), date.fromisoformat(high)
+    except ValueError as exc:
+        raise SettingsError(f"WAYBILL_DATE_MIN/WAYBILL_DATE_MAX must be ISO dates: {exc}") from None
+    if first > last:
+        raise SettingsError(f"WAYBILL_DATE_MIN {low} is after WAYBILL_DATE_MAX {high}")
+    return first.isoformat(), last.isoformat()

@@ -1,7 +1,8 @@
 """Dashboard users for tenant mode: a TOML file of argon2-hashed passwords.
 
-No file, no login: the dashboard is a local, single-user tool. With a file (``users.toml`` in the
-data directory, or ``WAYBILL_USERS_FILE``), everyone signs in; an ``internal`` user sees every
+Without users (no file, an empty one) the dashboard serves no data, unless the operator starts
+it with ``waybill dashboard --no-auth`` on localhost. With users (``users.toml`` in the data
+directory, or ``WAYBILL_USERS_FILE``), everyone signs in; an ``internal`` user sees every
 customer, a ``customer`` user only the rows of its ``customer_id`` (dashboards/data.py builds
 that user's database). Only hashes are stored; ``waybill users add`` writes them.
 

@@ -118,7 +118,7 @@ c2.dataframe(orders, hide_index=True, width="stretch")
 
 st.markdown("**Raw carrier events with their source codes (exceptions highlighted)**")
 if events.height:
-    shown = events.with_columns(pl.col("source_file_name").str.replace(r"^.*/landing/", ""))
+    shown = events.with_columns(pl.col("source_file_name").str.replace(r"^(.*/)?landing/", ""))
 
     def _highlight(row):
         color = "background-color: #FDECEA" if row["is_exception"] else ""

@@ -15,6 +15,7 @@ from ingestion.parsers.base import MalformedFileError
 _ESCAPE = re.compile(rb"\\.", re.DOTALL)
 _STRING = re.compile(rb'"[^"]*"')
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
+_CHUNK = 1 << 24
 _STEP = np.zeros(256, dtype=np.int8)
 _STEP[[ord("["), ord("{")]] = 1
 _STEP[[ord("]"), ord("}")]] = -1
@@ -29,9 +30,12 @@ def nesting_depth(data: bytes) -> int:
     nested 100,000 levels is refused in milliseconds instead of exhausting Python's stack.
     """
     structure = _STRING.sub(b"", _ESCAPE.sub(b"", data).translate(None, _NOT_STRUCTURE))
-    if not structure:
-        return 0
-    return int(np.cumsum(_STEP[np.frombuffer(structure, dtype=np.uint8)], dtype=np.int64).max())
+    steps = np.frombuffer(structure, dtype=np.uint8)
+    deepest, depth = 0, 0
+    for start in range(0, len(steps), _CHUNK):  # bounded memory for a file of only brackets
+        running = np.cumsum(_STEP[steps[start : start + _CHUNK]], dtype=np.int64) + depth
+        deepest, depth = max(deepest, int(running.max())), int(running[-1])
+    return deepest
 
 
 def read_json(path: Path) -> Any:

@@ -7,6 +7,7 @@ import dagster as dg
 from ingestion.contracts import FEEDS
 from ingestion.load import landing_entries
 from waybill.notify import notify_operator
+from waybill.recovery import CLI_TAG
 from waybill.settings import load_settings
 
 pipeline_job = dg.define_asset_job(
@@ -66,6 +67,8 @@ def landing_sensor(context: dg.SensorEvaluationContext):
     "WAYBILL_ALERT_WEBHOOK. `waybill run` notifies by itself; this covers runs the daemon starts.",
 )
 def notify_on_failure(context: dg.RunFailureSensorContext):
+    if context.dagster_run.tags.get(CLI_TAG):
+        return  # `waybill run` notified already (waybill/cli.py)
     settings = load_settings()
     message = context.failure_event.message or "failed"
     notify_operator(

@@ -6,7 +6,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
-from waybill.build_state import FULL_REFRESH_TAG, up_to_date
+from waybill.build_state import FULL_REFRESH_TAG, record_build_inputs, up_to_date
 from waybill.settings import DBT_PROJECT_DIR, load_settings
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -42,15 +42,15 @@ def dbt_models(
     published snapshot was built from exactly the warehouse's files and this project
     (waybill/build_state.py); then the mart checks, publish and exports are skipped too."""
     settings = warehouse.settings
-    if context.run.tags.get(FULL_REFRESH_TAG) != "true":
-        with warehouse.connect() as con:
-            unchanged, fingerprint = up_to_date(con, settings.snapshot)
-        if unchanged:
+    with warehouse.connect() as con:
+        unchanged, fingerprint = up_to_date(con, settings.snapshot)
+        if unchanged and context.run.tags.get(FULL_REFRESH_TAG) != "true":
             context.log.info(
                 f"nothing new since the last published snapshot (inputs {fingerprint}): dbt "
                 "build, mart checks, publish and exports skipped"
             )
             return
+        record_build_inputs(con, context.run_id)
     # profiles.yml reads the warehouse path from the environment (an absolute path: dbt runs
     # from a copy of the project).
     os.environ.update(settings.dbt_env())
