@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import hashlib
 import re
 import resource
 import sys
@@ -199,12 +200,20 @@ def register_files(con, landing: Path) -> dict[str, list[tuple[int, Path]]]:
     if not rows:
         con.execute("create temp table files as select * from _files")
         return {n: [] for n in FEEDS_USED}
-    paths = "[" + ", ".join(q(p) for _, _, p in rows) + "]"
+    # SHA-256 streamed file by file (as the loader does): read_blob over every file at once
+    # holds the whole landing zone in memory (3.4 GB at a million orders).
+    seen, keep = set(), []
+    for feed_name, ordinal, path in rows:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        if (feed_name, digest.hexdigest()) not in seen:
+            seen.add((feed_name, digest.hexdigest()))
+            keep.append(ordinal)
     con.execute(
-        f"""create temp table files as
-        select f.* from _files f join read_blob({paths}) b
-            on b.filename = f.path
-        qualify row_number() over (partition by f.feed, sha256(b.content) order by f.file_ord) = 1"""
+        "create temp table files as select * from _files where list_contains(?, file_ord)",
+        [keep],
     )
     out: dict[str, list[tuple[int, Path]]] = {n: [] for n in FEEDS_USED}
     for feed, ordinal, path in con.execute(
