@@ -176,7 +176,7 @@ def remove_increment(landing: Path) -> None:
         manifest.unlink()
 
 
-def increment(data_dir: Path, seed: int) -> str | None:
+def increment(data_dir: Path) -> str | None:
     """Write a later delivery into the landing zone; None when the generator cannot."""
     help_text = subprocess.run(
         _waybill("generate", "--help"), capture_output=True, text=True, cwd=PROJECT_ROOT
@@ -196,14 +196,14 @@ def increment(data_dir: Path, seed: int) -> str | None:
     return None
 
 
-def floor(data_dir: Path) -> tuple[Measured, dict]:
+def floor(data_dir: Path) -> Measured:
+    """benchmarks/floor.py on the same landing zone, checked against the published marts."""
     snapshot = load_settings(data_dir).snapshot
     script = PROJECT_ROOT / "benchmarks" / "floor.py"
-    measured = measure(
+    return measure(
         [sys.executable, str(script), "--data-dir", str(data_dir), "--check", str(snapshot)],
         _env(data_dir),
     )
-    return measured, {}
 
 
 def dashboard(data_dir: Path, repeats: int) -> list[dict]:
@@ -297,11 +297,11 @@ def bench(args: argparse.Namespace) -> int:
     scenarios.append(run_scenario("b. run with nothing new", data_dir))
     floor_measured = None
     if not args.skip_floor and (PROJECT_ROOT / "benchmarks" / "floor.py").exists():
-        floor_measured, _ = floor(data_dir)
+        floor_measured = floor(data_dir)
     if args.skip_increment:
         scenarios.append(Scenario("c. run after a 1 % later delivery", note="--skip-increment"))
     else:
-        problem = increment(data_dir, args.seed)
+        problem = increment(data_dir)
         if problem:
             scenarios.append(Scenario("c. run after a 1 % later delivery", note=problem))
         else:
