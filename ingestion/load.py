@@ -644,8 +644,11 @@ class _Known:
 def unreadable_sha(path: Path) -> str:
     """A stable identity for a file that cannot be read (permissions): reported once, and
     read again once it changes."""
-    st = path.stat()
-    text = f"unreadable\0{path.name}\0{st.st_size}\0{st.st_mtime_ns}"
+    try:
+        st = path.lstat()
+        text = f"unreadable\0{path.name}\0{st.st_size}\0{st.st_mtime_ns}"
+    except OSError:  # not even its size can be read
+        text = f"unreadable\0{path.name}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
