@@ -40,11 +40,37 @@ def log_a_file(con, load_id: int, status: str = "LOADED") -> None:
     )
 
 
+def publish(con, run_id: str) -> None:
+    """What a run does: the dbt step records its inputs, the publish step marks them."""
+    build_state.record_build_inputs(con, run_id)
+    assert build_state.record_published(con, run_id) is not None
+
+
+def test_a_publish_without_a_whole_build_in_its_run_marks_nothing(project, con, tmp_path):
+    snapshot = tmp_path / "serving.duckdb"
+    snapshot.write_bytes(b"")
+    log_a_file(con, 1)
+    assert build_state.record_published(con, "publish-only") is None
+    assert build_state.up_to_date(con, snapshot)[0] is False
+
+
+def test_inputs_that_arrive_between_the_build_and_the_publish_are_built_next_time(
+    project, con, tmp_path
+):
+    snapshot = tmp_path / "serving.duckdb"
+    snapshot.write_bytes(b"")
+    log_a_file(con, 1)
+    build_state.record_build_inputs(con, "run-1")
+    log_a_file(con, 2)  # another run's ingest step, between this run's dbt and publish
+    build_state.record_published(con, "run-1")
+    assert build_state.up_to_date(con, snapshot)[0] is False
+
+
 def test_the_snapshot_is_up_to_date_only_for_the_inputs_it_was_built_from(project, con, tmp_path):
     snapshot = tmp_path / "serving.duckdb"
     log_a_file(con, 1)
     assert build_state.up_to_date(con, snapshot)[0] is False  # never published
-    build_state.record_published(con, "run-1")
+    publish(con, "run-1")
     assert build_state.up_to_date(con, snapshot)[0] is False  # no snapshot file
     snapshot.write_bytes(b"")
     assert build_state.up_to_date(con, snapshot)[0] is True
@@ -52,13 +78,13 @@ def test_the_snapshot_is_up_to_date_only_for_the_inputs_it_was_built_from(projec
 
     log_a_file(con, 2, status="FAILED")  # even a failed file is news: the load log is published
     assert build_state.up_to_date(con, snapshot)[0] is False
-    build_state.record_published(con, "run-2")
+    publish(con, "run-2")
     assert build_state.up_to_date(con, snapshot)[0] is True
 
     seed = next((project / "seeds").glob("map_*.csv"))
     seed.write_text(seed.read_text() + "\n")  # an edited mapping seed
     assert build_state.up_to_date(con, snapshot)[0] is False
-    build_state.record_published(con, "run-3")
+    publish(con, "run-3")
     (project / "dbt_project.yml").write_text(
         (project / "dbt_project.yml")
         .read_text()
@@ -70,7 +96,7 @@ def test_the_snapshot_is_up_to_date_only_for_the_inputs_it_was_built_from(projec
 def test_a_warehouse_of_another_layout_version_is_rebuilt(project, con, tmp_path, monkeypatch):
     snapshot = tmp_path / "serving.duckdb"
     snapshot.write_bytes(b"")
-    build_state.record_published(con, "old")
+    publish(con, "old")
     assert build_state.up_to_date(con, snapshot)[0] is True
     monkeypatch.setattr(build_state, "SCHEMA_VERSION", build_state.SCHEMA_VERSION + 1)
     assert build_state.up_to_date(con, snapshot)[0] is False

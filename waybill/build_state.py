@@ -117,16 +117,19 @@ def record_build_inputs(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
     return current
 
 
-def record_published(con: duckdb.DuckDBPyConnection, run_id: str | None) -> str:
+def record_published(con: duckdb.DuckDBPyConnection, run_id: str | None) -> str | None:
     """Remember what the snapshot just published was built from: the inputs this run's dbt
-    step recorded (record_build_inputs), else the warehouse as it is now."""
+    step recorded for a whole build (record_build_inputs). Without them (a publish on its own, a
+    partial build) nothing is recorded, so the next run builds again: the safe direction."""
     con.execute(BUILD_INPUTS_DDL)
     built = con.execute(
         "select fingerprint, load_id from meta.build_inputs where run_id = ? "
         "order by built_at desc limit 1",
         [run_id],
     ).fetchall()
-    current, newest = built[0] if built else fingerprint(con)
+    if not built:
+        return None
+    current, newest = built[0]
     con.execute(BUILD_STATE_DDL)
     con.execute(
         "insert into meta.build_state values (?, ?, ?, ?, ?)",

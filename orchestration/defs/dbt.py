@@ -50,7 +50,10 @@ def dbt_models(
                 "build, mart checks, publish and exports skipped"
             )
             return
-        record_build_inputs(con, context.run_id)
+        if not context.is_subset:
+            # Only a whole build counts: a subset picked in the UI leaves other models as they
+            # were, so its publish must not mark the current inputs as built.
+            record_build_inputs(con, context.run_id)
     # profiles.yml reads the warehouse path from the environment (an absolute path: dbt runs
     # from a copy of the project).
     os.environ.update(settings.dbt_env())
