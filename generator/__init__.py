@@ -65,6 +65,29 @@ TRUTH_COLUMNS = [
 ]
 
 
+def write_shipment_truth(world, refs: pl.DataFrame, path: Path) -> None:
+    """The per-shipment ground truth (_truth/shipment_truth.parquet): ids, carrier, mode, the
+    true times of TRUTH_COLUMNS in UTC, damage, who caused a late delivery, the on-time draw."""
+    truth = world.shipments.join(
+        refs.select("shipment_idx", "shipment_id", "tracking_number"),
+        on="shipment_idx",
+        maintain_order="left",
+    )
+    truth.select(
+        "shipment_id",
+        "tracking_number",
+        pl.col("carrier_code").alias("carrier"),
+        "mode",
+        *[
+            from_epoch(truth[c].to_numpy()).dt.replace_time_zone("UTC").alias(c)
+            for c in TRUTH_COLUMNS
+        ],
+        "is_damaged",
+        pl.col("late_responsible_party").replace("", None),
+        pl.col("true_on_time").alias("is_on_time_true_draw"),
+    ).write_parquet(path, statistics=False)
+
+
 def _release_memory() -> None:
     """Hand freed heap back to the OS between stages (glibc keeps it otherwise), which is what
     keeps 1M orders under the 4 GB target."""
@@ -439,24 +462,7 @@ def generate(out_dir: Path, orders: int, seed: int, progress: bool = True) -> di
     truth_path.parent.mkdir(parents=True, exist_ok=True)
     # which invoice carries which planted problem (the manifest has the counts)
     invoice_truth_rows.write_parquet(out_dir / "_truth" / "invoice_truth.parquet")
-    truth = world.shipments.join(
-        refs.select("shipment_idx", "shipment_id", "tracking_number"),
-        on="shipment_idx",
-        maintain_order="left",
-    )
-    truth.select(
-        "shipment_id",
-        "tracking_number",
-        pl.col("carrier_code").alias("carrier"),
-        "mode",
-        *[
-            from_epoch(truth[c].to_numpy()).dt.replace_time_zone("UTC").alias(c)
-            for c in TRUTH_COLUMNS
-        ],
-        "is_damaged",
-        pl.col("late_responsible_party").replace("", None),
-        pl.col("true_on_time").alias("is_on_time_true_draw"),
-    ).write_parquet(truth_path, statistics=False)
+    write_shipment_truth(world, refs, truth_path)
     manifest = build_manifest(
         orders=orders,
         seed=seed,

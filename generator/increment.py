@@ -34,11 +34,11 @@ from tqdm import tqdm
 
 from generator import (
     CSV_CHUNK,
-    TRUTH_COLUMNS,
     _order_rows,
     _release_memory,
     _rng,
     _shipment_rows,
+    write_shipment_truth,
 )
 from generator import world as W
 from generator.events import build_events, ensure_files, hub_for, plant_event_mess, to_datetimes
@@ -350,7 +350,7 @@ def generate_increment(
         files[feed] = [_sort_after_base(out_dir, r, base_names[feed]) for r in files[feed]]
     truth_dir = out_dir / "_truth" / TAG
     truth_dir.mkdir(parents=True, exist_ok=True)
-    _write_shipment_truth(comb, refs, truth_dir / "shipment_truth.parquet")
+    write_shipment_truth(comb, refs, truth_dir / "shipment_truth.parquet")
     base_inv_truth = pl.read_parquet(base_dir / base_manifest["truth_files"]["invoice_truth"])
     pl.concat([base_inv_truth, inv_truth_rows], how="vertical_relaxed").sort(
         ["carrier_code", "invoice_number", "planted"]
@@ -765,27 +765,6 @@ def _sort_after_base(out_dir: Path, rec: dict, base_names: list[str]) -> dict:
     name = f"{m['pre']}{max(latest, m['date'])}_{m['no']}{m['ext']}"
     (out_dir / rec["name"]).replace(out_dir / name)
     return {**rec, "name": name}
-
-
-def _write_shipment_truth(world: World, refs: pl.DataFrame, path: Path) -> None:
-    truth = world.shipments.join(
-        refs.select("shipment_idx", "shipment_id", "tracking_number"),
-        on="shipment_idx",
-        maintain_order="left",
-    )
-    truth.select(
-        "shipment_id",
-        "tracking_number",
-        pl.col("carrier_code").alias("carrier"),
-        "mode",
-        *[
-            from_epoch(truth[c].to_numpy()).dt.replace_time_zone("UTC").alias(c)
-            for c in TRUTH_COLUMNS
-        ],
-        "is_damaged",
-        pl.col("late_responsible_party").replace("", None),
-        pl.col("true_on_time").alias("is_on_time_true_draw"),
-    ).write_parquet(path, statistics=False)
 
 
 def _feeds(files: dict, planted: dict, dups: list[dict]) -> dict:
