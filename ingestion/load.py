@@ -335,31 +335,33 @@ def load_file(
     source = lineage_name(path, landing)
     load_id = con.execute("select nextval('meta.load_id_seq')").fetchall()[0][0]
     result = FileResult(feed.name, source, "LOADED", load_id=load_id)
-    size = before[0]
-    if size > feed.max_bytes:
+
+    def failed(rule: str, position: str = "file") -> FileResult:
         return _record_failure(
-            con, feed, path, sha, load_id, run_id, started, "file",
-            f"the file is {size / 2**20:,.0f} MiB, over the {feed.max_bytes / 2**20:,.0f} MiB "
-            f"limit for {feed.format} files: split it into smaller files (docs/feeds.md, Limits)",
-            result, t0,
-        )  # fmt: skip
-    try:
-        parsed = _parse(feed, path, con)
-    except MalformedFileError as exc:
-        return _record_failure(
-            con, feed, path, sha, load_id, run_id, started, exc.position, exc.rule, result, t0
+            con, feed, path, sha, load_id, run_id, started, position, rule, result, t0
         )
-    except Exception as exc:  # noqa: BLE001 - the file boundary: whatever a file does, the run goes on
+
+    def unforeseen(exc: Exception, doing: str) -> FileResult:
         # A parser bug or an unforeseen shape (RecursionError included) is this file's failure,
         # never the run's: record it with the reason and move on to the next file. Only the
         # exception's first line is kept: it names the problem without quoting the file. The
         # machine running short (memory, disk) is not the file's fault: not recorded, retried.
         if _is_resource_error(exc):
             return _defer(result, exc, t0)
-        return _record_failure(
-            con, feed, path, sha, load_id, run_id, started, "file",
-            f"could not be parsed ({type(exc).__name__}: {_first_line(exc)})", result, t0,
-        )  # fmt: skip
+        return failed(f"could not be {doing} ({type(exc).__name__}: {_first_line(exc)})")
+
+    size = before[0]
+    if size > feed.max_bytes:
+        return failed(
+            f"the file is {size / 2**20:,.0f} MiB, over the {feed.max_bytes / 2**20:,.0f} MiB "
+            f"limit for {feed.format} files: split it into smaller files (docs/feeds.md, Limits)"
+        )
+    try:
+        parsed = _parse(feed, path, con)
+    except MalformedFileError as exc:
+        return failed(exc.rule, exc.position)
+    except Exception as exc:  # noqa: BLE001 - the file boundary: whatever a file does, the run goes on
+        return unforeseen(exc, "parsed")
 
     if _stat_key(path) != before:
         # Still being written (an upload in progress): load it once it has settled.
@@ -424,17 +426,10 @@ def load_file(
         con.execute("commit")
     except _CountMismatch as exc:
         con.execute("rollback")
-        return _record_failure(
-            con, feed, path, sha, load_id, run_id, started, "file", str(exc), result, t0
-        )
+        return failed(str(exc))
     except Exception as exc:  # noqa: BLE001 - the file boundary, as for the parser above
         con.execute("rollback")
-        if _is_resource_error(exc):
-            return _defer(result, exc, t0)
-        return _record_failure(
-            con, feed, path, sha, load_id, run_id, started, "file",
-            f"could not be loaded ({type(exc).__name__}: {_first_line(exc)})", result, t0,
-        )  # fmt: skip
+        return unforeseen(exc, "loaded")
     result.seconds = time.perf_counter() - t0
     return result
 
