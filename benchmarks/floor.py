@@ -59,7 +59,6 @@ How to run
 from __future__ import annotations
 
 import argparse
-import codecs
 import hashlib
 import re
 import resource
@@ -75,7 +74,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ingestion.contracts import FEEDS, MAX_CSV_LINE_BYTES, Feed  # noqa: E402
-from ingestion.load import _checks  # noqa: E402
+from ingestion.load import _checks, landing_files  # noqa: E402
+from ingestion.parsers.csv_file import detect_encoding  # noqa: E402
 
 SEEDS = ROOT / "dbt_project" / "seeds"
 DBT_PROJECT = ROOT / "dbt_project" / "dbt_project.yml"
@@ -171,20 +171,6 @@ def valid_sql(feed: Feed, present: set[str]) -> str:
 # --------------------------------------------------------------------------- landing files
 
 
-def landing_files(landing: Path, feed: Feed) -> list[Path]:
-    """As ingestion.load.landing_entries/landing_files: pattern match case-insensitive, dot- and
-    underscore-files ignored, links never read, name order."""
-    folder = landing / feed.folder
-    if not folder.is_dir():
-        return []
-    suffixes = {p.lstrip("*").lower() for p in feed.patterns}
-    found = {p for pat in feed.patterns for p in folder.glob(pat)}
-    found |= {p for p in folder.iterdir() if p.suffix.lower() in suffixes}
-    return sorted(
-        p for p in found if not p.name.startswith((".", "_")) and p.is_file() and not p.is_symlink()
-    )
-
-
 def register_files(con, landing: Path) -> dict[str, list[tuple[int, Path]]]:
     """Every file of the feeds used, with a global load order; byte-identical copies (same
     SHA-256 within a feed) dropped, as the loader skips them."""
@@ -250,16 +236,10 @@ def _encoding(path: Path) -> str | None:
         head = fh.read(1 << 20)
     if not head:
         return None
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    if b"\x00" in head:
+    encoding = detect_encoding(path)
+    if encoding != "utf-16" and b"\x00" in head:
         return None
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:
-            return "latin-1"
-    return "utf-8"
+    return encoding
 
 
 def _norm_header(name: str) -> str:
