@@ -169,20 +169,26 @@ def test_a_wrong_file_is_refused_without_quoting_its_first_line(tmp_path, con):
     assert "/bin/bash" not in error and "root" not in error
 
 
+def break_parser(monkeypatch, bad, error: BaseException):
+    """Make the loader's parser raise ``error`` for the file ``bad`` only; returns the real one."""
+    real_parse = load_module._parse
+
+    def parse(feed, path, con):
+        if path == bad:
+            raise error
+        return real_parse(feed, path, con)
+
+    monkeypatch.setattr(load_module, "_parse", parse)
+    return real_parse
+
+
 @pytest.mark.parametrize("exc", [RecursionError, RuntimeError, AttributeError, KeyError])
 def test_whatever_a_parser_raises_only_its_file_fails(exc, tmp_path, con, monkeypatch):
     landing = tmp_path / "landing"
     for feed in ("dcsa", "returns"):
         place(landing, feed, GOOD[feed][0], good_content(feed))
     bad = place(landing, "dcsa", "a_first.json", b'[{"eventID": "x"}]')
-    real_parse = load_module._parse
-
-    def parse(feed, path, con):
-        if path == bad:
-            raise exc("the parser fell over")
-        return real_parse(feed, path, con)
-
-    monkeypatch.setattr(load_module, "_parse", parse)
+    break_parser(monkeypatch, bad, exc("the parser fell over"))
     load_landing(con, landing)
     assert_failed(con, bad, exc.__name__, "the parser fell over")
     assert_good_loaded(con, landing, ["dcsa", "returns"])
@@ -238,14 +244,7 @@ def test_the_machine_running_short_is_not_the_files_fault(exc, tmp_path, con, mo
     landing = tmp_path / "landing"
     good = place(landing, "returns", GOOD["returns"][0], good_content("returns"))
     big = place(landing, "dcsa", "big.json", GOOD["dcsa"][1].replace("g1", "g2").encode())
-    real_parse = load_module._parse
-
-    def parse(feed, path, con):
-        if path == big:
-            raise exc("no memory left")
-        return real_parse(feed, path, con)
-
-    monkeypatch.setattr(load_module, "_parse", parse)
+    real_parse = break_parser(monkeypatch, big, exc("no memory left"))
     report = load_landing(con, landing)
     [deferred] = [f for f in report.files if f.status == "DEFERRED"]
     assert "the next run tries again" in deferred.error
