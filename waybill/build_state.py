@@ -87,11 +87,11 @@ def last_published(con: duckdb.DuckDBPyConnection) -> str | None:
     return row[0][0] if row else None
 
 
-def up_to_date(con: duckdb.DuckDBPyConnection, snapshot: Path) -> tuple[bool, str]:
-    """(nothing to rebuild?, current fingerprint): the snapshot exists and was published from
-    exactly these inputs."""
-    current, _ = fingerprint(con)
-    return snapshot.exists() and last_published(con) == current, current
+def up_to_date(con: duckdb.DuckDBPyConnection, snapshot: Path) -> tuple[bool, tuple[str, int]]:
+    """(nothing to rebuild?, (current fingerprint, newest load_id)): the snapshot exists and was
+    published from exactly these inputs."""
+    inputs = fingerprint(con)
+    return snapshot.exists() and last_published(con) == inputs[0], inputs
 
 
 BUILD_INPUTS_DDL = """
@@ -104,11 +104,14 @@ create table if not exists meta.build_inputs (
 """
 
 
-def record_build_inputs(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
-    """Before dbt builds: what it is about to build from. Publish records exactly this, so a
-    file loaded by another run between this run's build and its publish is not counted as
-    published (the next run builds it)."""
-    current, newest = fingerprint(con)
+def record_build_inputs(
+    con: duckdb.DuckDBPyConnection, run_id: str, inputs: tuple[str, int] | None = None
+) -> str:
+    """Before dbt builds: what it is about to build from (``inputs`` as up_to_date returned
+    them, else computed here). Publish records exactly this, so a file loaded by another run
+    between this run's build and its publish is not counted as published (the next run builds
+    it)."""
+    current, newest = inputs or fingerprint(con)
     con.execute(BUILD_INPUTS_DDL)
     con.execute(
         "insert into meta.build_inputs values (?, ?, ?, ?)",

@@ -43,17 +43,17 @@ def dbt_models(
     (waybill/build_state.py); then the mart checks, publish and exports are skipped too."""
     settings = warehouse.settings
     with warehouse.connect() as con:
-        unchanged, fingerprint = up_to_date(con, settings.snapshot)
+        unchanged, inputs = up_to_date(con, settings.snapshot)
         if unchanged and context.run.tags.get(FULL_REFRESH_TAG) != "true":
             context.log.info(
-                f"nothing new since the last published snapshot (inputs {fingerprint}): dbt "
+                f"nothing new since the last published snapshot (inputs {inputs[0]}): dbt "
                 "build, mart checks, publish and exports skipped"
             )
             return
         if not context.is_subset:
             # Only a whole build counts: a subset picked in the UI leaves other models as they
             # were, so its publish must not mark the current inputs as built.
-            record_build_inputs(con, context.run_id)
+            record_build_inputs(con, context.run_id, inputs)
     # profiles.yml reads the warehouse path from the environment (an absolute path: dbt runs
     # from a copy of the project).
     os.environ.update(settings.dbt_env())
