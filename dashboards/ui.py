@@ -3,14 +3,17 @@ states and paginated tables. Queries stay in data.py, figures in charts.py."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, timedelta
+from pathlib import Path
 
 import polars as pl
 import streamlit as st
 
 from dashboards import data
 from waybill.settings import load_settings
-from waybill.users import LoginThrottle, User, authenticate, load_users
+from waybill.throttle import LoginThrottle, state_file
+from waybill.users import User, authenticate, load_users
 
 PAGE_SIZE = 50
 RUN_HINT = (
@@ -75,31 +78,43 @@ def login_gate() -> None:
         password = st.text_input("Password", type="password", key="login_password")
         submitted = st.form_submit_button("Sign in", key="login_submit")
     if submitted:
-        throttle = login_throttle()
-        wait = throttle.locked_for(username)
+        throttle = login_throttle(load_settings().users_file)
+        client = client_key()
+        # Checked and counted as failed in one step; the same answers for unknown names.
+        wait = throttle.attempt(username, client)
         if wait > 0:
+            when = f"{max(1, round(wait / 60))} min" if wait >= 90 else f"{max(1, round(wait))} s"
             st.error(
-                f"Too many failed sign-ins for this user name: try again in "
-                f"{max(1, round(wait / 60))} min, or ask your administrator to reset the "
-                "password (waybill users add)."
+                f"Too many failed sign-ins: try again in {when}. If you forgot your password, "
+                "ask your administrator to reset it (waybill users add)."
             )
             st.stop()
         user = authenticate(configured, username.strip(), password)
         if user is None:
-            throttle.failed(username)
             st.error("Unknown user name or wrong password.")
         else:
-            throttle.succeeded(username)
+            throttle.succeeded(username, client)
             st.session_state["user"] = user
             st.rerun()
     st.stop()
 
 
 @st.cache_resource
-def login_throttle() -> LoginThrottle:
-    """One throttle per dashboard server: 5 failed sign-ins per user name in 15 minutes lock it
-    for the rest of those 15 minutes."""
-    return LoginThrottle()
+def login_throttle(users_file: Path) -> LoginThrottle:
+    """One throttle per users file; its records live beside it (waybill/throttle.py has the
+    rules), so they survive a restart and are shared with other dashboard processes."""
+    return LoginThrottle(state_file(users_file))
+
+
+def client_key() -> str:
+    """Who is signing in, for the throttle: the connection's address (behind a reverse proxy on
+    this host, uvicorn takes it from X-Forwarded-For), else this browser session (localhost)."""
+    ip = st.context.ip_address
+    if isinstance(ip, str) and ip:  # (AppTest's mocked runtime answers a non-string)
+        return f"ip:{ip}"
+    if "signin_client" not in st.session_state:
+        st.session_state["signin_client"] = secrets.token_hex(8)
+    return f"session:{st.session_state['signin_client']}"
 
 
 def user_box() -> None:

@@ -16,15 +16,16 @@ that user's database). Only hashes are stored; ``waybill users add`` writes them
 from __future__ import annotations
 
 import json
-import threading
-import time
 import tomllib
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+# Sign-in throttling lives in waybill/throttle.py; imported here for older callers.
+from waybill.throttle import LoginThrottle as LoginThrottle
+from waybill.throttle import state_file
 
 ROLES = ("internal", "customer")
 _HASHER = PasswordHasher()
@@ -80,40 +81,6 @@ def authenticate(users: dict[str, User], username: str, password: str) -> User |
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     return user
-
-
-class LoginThrottle:
-    """Slows password guessing: after ``max_failures`` failed sign-ins for one user name within
-    ``window_s`` seconds, that name is locked until the oldest of them is ``window_s`` old. A
-    success clears the name's failures. Kept in the dashboard process (one per server), keyed by
-    the name as typed (lower case), known or not, so it does not reveal which names exist."""
-
-    def __init__(self, max_failures: int = 5, window_s: float = 15 * 60, clock=time.monotonic):
-        self.max_failures, self.window_s, self._clock = max_failures, window_s, clock
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, username: str) -> deque[float]:
-        failures = self._failures[username.strip().lower()]
-        while failures and self._clock() - failures[0] >= self.window_s:
-            failures.popleft()
-        return failures
-
-    def locked_for(self, username: str) -> float:
-        """Seconds until ``username`` may try again; 0 when it may now."""
-        with self._lock:
-            failures = self._recent(username)
-            if len(failures) < self.max_failures:
-                return 0.0
-            return max(0.0, failures[-self.max_failures] + self.window_s - self._clock())
-
-    def failed(self, username: str) -> None:
-        with self._lock:
-            self._recent(username).append(self._clock())
-
-    def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._failures.pop(username.strip().lower(), None)
 
 
 def _toml_str(value: str) -> str:
@@ -197,6 +164,8 @@ def cmd_users(args) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # A new password lifts the sign-in locks and delays on this name.
+    LoginThrottle(state_file(path)).forget(user.username)
     scope = f"customer {user.customer_id}" if user.is_tenant else "all customers (internal)"
     print(f"{user.username} can sign in to the dashboard and sees {scope}; users file: {path}")
     return 0
