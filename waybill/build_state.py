@@ -16,6 +16,8 @@ layout is rebuilt on its first run, never served as it is.
 from __future__ import annotations
 
 import hashlib
+import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -148,3 +150,89 @@ def published_by(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
         return bool(con.execute(sql, [run_id]).fetchall()[0][0])
     except duckdb.CatalogException:
         return False  # a warehouse that never published
+
+
+# --- incremental builds (dbt_project/macros/incremental.sql) -----------------------------------
+
+#: Feeds the incremental models read without tracking which of their keys changed: a new load
+#: of one forces a full build (stg_ref__carriers gives every event its carrier code and every
+#: shipment its carrier name).
+FULL_REFRESH_FEEDS = ("carriers",)
+
+DBT_BUILDS_DDL = """
+create table if not exists meta.dbt_builds (
+    run_id varchar,
+    load_id bigint not null,        -- the newest meta.load_log row the build included
+    source_hash varchar not null,   -- the dbt project and snapshot-shaping code it was built with
+    schema_version integer not null,
+    full_refresh boolean not null,
+    finished_at timestamp not null  -- UTC; only builds that completed are recorded
+)
+"""
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """How the dbt step builds: everything, or only what the loads after ``since`` touch."""
+
+    full_refresh: bool
+    reason: str
+    load_id: int  # the newest load this build includes
+    since: int | None = None  # the newest load the last completed build included
+
+    def dbt_args(self) -> list[str]:
+        if self.full_refresh:
+            return ["--full-refresh"]
+        return [
+            "--vars",
+            json.dumps({"incremental_since": self.since, "incremental_load_id": self.load_id}),
+        ]
+
+    def describe(self) -> str:
+        if self.full_refresh:
+            return f"full build ({self.reason})"
+        return f"incremental build: loads {self.since + 1}..{self.load_id} ({self.reason})"
+
+
+def plan_build(con: duckdb.DuckDBPyConnection, load_id: int, force_full: bool = False) -> BuildPlan:
+    """Full or incremental? Full when asked, on the first build, when the dbt project or the
+    schema version changed since the last completed build, or when a feed in
+    FULL_REFRESH_FEEDS received a new file; else incremental from that build's load_id."""
+    if force_full:
+        return BuildPlan(True, "asked for", load_id)
+    con.execute(DBT_BUILDS_DDL)
+    last = con.execute(
+        "select load_id, source_hash, schema_version from meta.dbt_builds "
+        "order by finished_at desc limit 1"
+    ).fetchall()
+    if not last:
+        return BuildPlan(True, "no completed build yet", load_id)
+    since, built_hash, built_version = last[0]
+    if built_version != SCHEMA_VERSION:
+        return BuildPlan(True, f"schema version {built_version} -> {SCHEMA_VERSION}", load_id)
+    if built_hash != source_hash():
+        return BuildPlan(True, "the dbt project or the snapshot code changed", load_id)
+    feeds = con.execute(
+        "select distinct feed from meta.load_log where load_id > ? and status like 'LOADED%' "
+        f"and feed in ({', '.join('?' for _ in FULL_REFRESH_FEEDS)}) order by feed",
+        [since, *FULL_REFRESH_FEEDS],
+    ).fetchall()
+    if feeds:
+        return BuildPlan(True, f"new {', '.join(f for (f,) in feeds)} file(s)", load_id)
+    return BuildPlan(False, "the loads since the last completed build", load_id, since)
+
+
+def record_build(con: duckdb.DuckDBPyConnection, run_id: str | None, plan: BuildPlan) -> None:
+    """After a dbt build completed: the next incremental build starts after ``plan.load_id``."""
+    con.execute(DBT_BUILDS_DDL)
+    con.execute(
+        "insert into meta.dbt_builds values (?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            plan.load_id,
+            source_hash(),
+            SCHEMA_VERSION,
+            plan.full_refresh,
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
+    )

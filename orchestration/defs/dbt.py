@@ -6,7 +6,13 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
-from waybill.build_state import FULL_REFRESH_TAG, record_build_inputs, up_to_date
+from waybill.build_state import (
+    FULL_REFRESH_TAG,
+    plan_build,
+    record_build,
+    record_build_inputs,
+    up_to_date,
+)
 from waybill.settings import DBT_PROJECT_DIR, load_settings
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -42,9 +48,10 @@ def dbt_models(
     published snapshot was built from exactly the warehouse's files and this project
     (waybill/build_state.py); then the mart checks, publish and exports are skipped too."""
     settings = warehouse.settings
+    full_refresh_asked = context.run.tags.get(FULL_REFRESH_TAG) == "true"
     with warehouse.connect() as con:
         unchanged, inputs = up_to_date(con, settings.snapshot)
-        if unchanged and context.run.tags.get(FULL_REFRESH_TAG) != "true":
+        if unchanged and not full_refresh_asked:
             context.log.info(
                 f"nothing new since the last published snapshot (inputs {inputs[0]}): dbt "
                 "build, mart checks, publish and exports skipped"
@@ -54,9 +61,20 @@ def dbt_models(
             # Only a whole build counts: a subset picked in the UI leaves other models as they
             # were, so its publish must not mark the current inputs as built.
             record_build_inputs(con, context.run_id, inputs)
+        # A subset rebuilds its incremental models whole: what changed is only tracked for
+        # whole builds (dbt_project/macros/incremental.sql).
+        plan = plan_build(con, inputs[1], force_full=full_refresh_asked or context.is_subset)
+    context.log.info(plan.describe())
     # profiles.yml reads the warehouse path from the environment (an absolute path: dbt runs
     # from a copy of the project).
     os.environ.update(settings.dbt_env())
     # Unit tests check the SQL against fixed fixtures, not the data: they run in the test suite
     # (tests/test_dbt_project.py) and CI, not again on every production build.
-    yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()
+    args = ["build", "--exclude-resource-type", "unit_test", *plan.dbt_args()]
+    yield from dbt.cli(args, context=context).stream()
+    # Reached only when dbt succeeded (the stream raises otherwise): the next incremental build
+    # starts after this one. A build that stopped half way is not recorded, so the next one
+    # recomputes the same changes again.
+    if not context.is_subset:
+        with warehouse.connect() as con:
+            record_build(con, context.run_id, plan)

@@ -15,11 +15,21 @@
       else UNKNOWN. exception_basis says which of them decided the party.
     - DCSA v3 retractions: staging keeps the latest version per eventID; when that is the
       retraction (isRetracted), the event is removed here. Corrected re-sends already replaced
-      their original in staging (same eventID / CSV event_id, later delivery). -#}
+      their original in staging (same eventID / CSV event_id, later delivery).
+    Incremental (macros/incremental.sql): a run re-derives the events of the changed carrier
+    shipment references only. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ waybill.delete_changed_keys('carrier_shipment_ref', 'REF') }}"
+) }}
+
 with
 
 events as (
     select * from {{ ref('int_carrier_events_localized') }}
+    {{ waybill.where_changed('carrier_shipment_ref', 'REF') }}
 ),
 
 shipments as (

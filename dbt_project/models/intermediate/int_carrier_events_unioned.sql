@@ -59,7 +59,8 @@ x12_renamed as (
         false as is_retracted,
         cast(null as {{ dbt.type_string() }}) as event_remark,
         x12_events._source_file,
-        x12_events._row_number
+        x12_events._row_number,
+        x12_events._load_id
     from x12_events
     left join carriers
         on x12_events.carrier_scac = carriers.carrier_scac
@@ -93,7 +94,8 @@ dcsa_renamed as (
         coalesce(is_retracted, false) as is_retracted,
         event_remark,
         _source_file,
-        _row_number
+        _row_number,
+        _load_id
     from dcsa_events
 ),
 
@@ -127,7 +129,8 @@ parcel_renamed as (
         false as is_retracted,
         status_description as event_remark,
         _source_file,
-        _row_number
+        _row_number,
+        _load_id
     from parcel_events
 ),
 
@@ -159,7 +162,8 @@ csv_renamed as (
         false as is_retracted,
         cast(null as {{ dbt.type_string() }}) as event_remark,
         _source_file,
-        _row_number
+        _row_number,
+        _load_id
     from csv_events
 ),
 

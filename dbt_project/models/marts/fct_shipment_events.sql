@@ -1,7 +1,16 @@
+{#- Incremental (macros/incremental.sql): the events of the changed carrier shipment references. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ waybill.delete_changed_keys('carrier_shipment_ref', 'REF') }}"
+) }}
+
 with
 
 events as (
     select * from {{ ref('int_carrier_events_mapped') }}
+    {{ waybill.where_changed('carrier_shipment_ref', 'REF') }}
 ),
 
 final as (

@@ -1,14 +1,24 @@
 {#- Milestone times per shipment (DESIGN.md section 4): actual_at is the earliest ACT event of
     the best code (milestone_priority 1 before fallbacks such as X12 CP for AF, CD for D1);
-    planned_at and estimated_at are the latest PLN / EST event by the time it was received. -#}
+    planned_at and estimated_at are the latest PLN / EST event by the time it was received.
+    Incremental (macros/incremental.sql): a run recomputes the changed shipments only. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ waybill.delete_changed_keys('shipment_id', 'SHIPMENT') }}"
+) }}
+
 with
 
 events as (
     select * from {{ ref('int_carrier_events_mapped') }}
+    {{ waybill.where_changed('shipment_id', 'SHIPMENT') }}
 ),
 
 shipments as (
     select * from {{ ref('int_shipments_aggregated') }}
+    {{ waybill.where_changed('shipment_id', 'SHIPMENT') }}
 ),
 
 milestones as (

@@ -2,7 +2,15 @@
     [window start - early tolerance, window end + grace] (dbt vars). Carrier-controllable: also
     on time when late but the shipment has an exception whose responsible party is excused
     (var on_time_excused_responsible_parties: SHIPPER, CONSIGNEE). Null while the actual or
-    the window is missing. -#}
+    the window is missing.
+    Incremental (macros/incremental.sql): a run recomputes the changed shipments only. A new
+    carriers file forces a full build (carrier_name). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ waybill.delete_changed_keys('shipment_id', 'SHIPMENT') }}"
+) }}
 {%- set pickup_early_minutes = (var('on_time_pickup_early_tolerance_hours') * 60) | int -%}
 {%- set pickup_grace_minutes = (var('on_time_pickup_grace_hours') * 60) | int -%}
 {%- set delivery_early_minutes = (var('on_time_delivery_early_tolerance_hours') * 60) | int -%}
@@ -14,14 +22,17 @@ with
 
 shipments as (
     select * from {{ ref('int_shipments_aggregated') }}
+    {{ waybill.where_changed('shipment_id', 'SHIPMENT') }}
 ),
 
 shipment_milestones as (
     select * from {{ ref('fct_shipment_milestones') }}
+    {{ waybill.where_changed('shipment_id', 'SHIPMENT') }}
 ),
 
 events as (
     select * from {{ ref('int_carrier_events_mapped') }}
+    {{ waybill.where_changed('shipment_id', 'SHIPMENT') }}
 ),
 
 carriers as (
