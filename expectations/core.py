@@ -11,8 +11,10 @@ its arguments and a severity. Severity lives here, in the definition:
 
 :func:`run_suite` validates a suite with an ephemeral GX context (nothing written to disk) and
 returns one :class:`ExpectationOutcome` per expectation; ``expectations.results`` stores them in
-``meta.dq_results``. No Dagster import here: ``orchestration/defs/quality.py`` wraps suites as
-asset checks.
+``meta.dq_results``. A suite on a small frame may be judged without GX (``engine="python"``,
+``expectations/native.py``: the same results for the few expectation types it knows), so a run
+whose other suites are carried over (``expectations/carry_over.py``) never imports GX. No
+Dagster import here: ``orchestration/defs/quality.py`` wraps suites as asset checks.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ import duckdb
 from ingestion.db import frame
 
 Severity = Literal["error", "warn"]
+#: How an expectation that measures against the clock (``now()``) can change while the data
+#: stays the same: ``heals`` (a failure may turn into a pass as time passes, a pass stays a pass,
+#: e.g. "not in the future") or ``breaks`` (a pass may turn into a failure: freshness).
+Clock = Literal["heals", "breaks"]
+#: ``gx``: validated by Great Expectations; ``python``: judged by ``expectations/native.py``.
+Engine = Literal["gx", "python"]
 
 #: Beyond this many rows a row-level suite validates a repeatable reservoir sample (the loader
 #: already checked every row against its contract; GX is the second opinion and the
@@ -50,6 +58,8 @@ class Expect:
     kwargs: dict[str, Any]
     severity: Severity = "error"
     why: str = ""
+    #: None when the outcome depends on the frame alone; see :data:`Clock`
+    clock: Clock | None = None
 
     @property
     def label(self) -> str:
@@ -73,8 +83,14 @@ class Expect:
         return json.dumps(shown, default=str, sort_keys=True)
 
 
-def expect(type: str, severity: Severity = "error", why: str = "", **kwargs: Any) -> Expect:
-    return Expect(type=type, kwargs=kwargs, severity=severity, why=why)
+def expect(
+    type: str,
+    severity: Severity = "error",
+    why: str = "",
+    clock: Clock | None = None,
+    **kwargs: Any,
+) -> Expect:
+    return Expect(type=type, kwargs=kwargs, severity=severity, why=why, clock=clock)
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,22 @@ class Suite:
     #: a query returning one number recorded in meta.dq_metrics after each evaluation (the
     #: row-count trend compares the current value with the trailing mean of earlier runs)
     metric_sql: str | None = None
+    #: the one table whose rows alone (with the clock, for expectations marked ``clock``) decide
+    #: the outcome: while it receives no new load the last completed evaluation's outcome is
+    #: carried over instead of validating again (``expectations/carry_over.py``). Must have a
+    #: ``_load_id`` column. None: the suite runs every time.
+    rows_of: str | None = None
+    #: who judges the frame: Great Expectations, or ``expectations/native.py`` (small frames,
+    #: only the expectation types it knows; checked when the suite is defined)
+    engine: Engine = "gx"
+
+    def __post_init__(self) -> None:
+        if self.engine == "python":
+            from expectations.native import unsupported
+
+            problems = [p for e in self.expectations if (p := unsupported(e))]
+            if problems:
+                raise ValueError(f"{self.key}: engine 'python' cannot judge {'; '.join(problems)}")
 
     @property
     def severity(self) -> Severity:
@@ -132,6 +164,14 @@ class SuiteOutcome:
     outcomes: list[ExpectationOutcome]
     rows_validated: int = 0
     skipped: str | None = None  # why the suite did not run (a table does not exist yet)
+    #: not validated again: "carried over from run ..." (``expectations/carry_over.py``)
+    carried_over: str | None = None
+
+    @property
+    def completed(self) -> bool:
+        """The suite ran to the end: not skipped, and no expectation (or the whole suite)
+        raised instead of judging."""
+        return not self.skipped and all(o.error is None for o in self.outcomes)
 
     @property
     def passed(self) -> bool:
@@ -213,6 +253,23 @@ def _sample(result: dict, limit: int = 10) -> list[dict]:
     return []
 
 
+#: meta key of each GX expectation: its position in the suite
+_INDEX = "waybill_index"
+
+
+def _exception(info: dict | None) -> str | None:
+    """The message of the exception GX caught for one expectation, if any: ``info`` is either
+    one ``{"raised_exception", "exception_message", ...}`` or, when a metric failed, such dicts
+    keyed by the metric."""
+    if not info:
+        return None
+    parts = [info] if "raised_exception" in info else list(info.values())
+    for part in parts:
+        if isinstance(part, dict) and part.get("raised_exception"):
+            return str(part.get("exception_message"))[:500]
+    return None
+
+
 def missing_tables(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> list[str]:
     have = {
         f"{s}.{t}"
@@ -225,18 +282,23 @@ def missing_tables(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> l
 
 
 def run_suite(con: duckdb.DuckDBPyConnection, suite: Suite) -> SuiteOutcome:
-    """Compute the suite's frame in DuckDB and validate it with Great Expectations."""
-    import great_expectations as gx
-
+    """Compute the suite's frame in DuckDB and validate it with Great Expectations (or judge it
+    in Python, for ``engine="python"``)."""
     missing = missing_tables(con, suite.requires)
     if missing:
         return SuiteOutcome(suite, [], skipped=f"table(s) {', '.join(missing)} do not exist yet")
     con.execute("set enable_progress_bar = false")
+    if suite.engine == "python":
+        from expectations.native import run_native
+
+        return run_native(con, suite)
+    import great_expectations as gx
+
     df = frame(con, suite.sql.format(max_rows=max_rows())).to_pandas()
     batch_definition = _batch_definition()  # creates the context GX needs for a suite
     gx_suite = gx.ExpectationSuite(name=suite.key)
-    for item in suite.expectations:
-        gx_suite.add_expectation(_gx_class(item.type)(**item.kwargs))
+    for index, item in enumerate(suite.expectations):
+        gx_suite.add_expectation(_gx_class(item.type)(**item.kwargs, meta={_INDEX: index}))
     ids = [c for c in suite.id_columns if c in df.columns]
     result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": 10}
     if ids:
@@ -244,12 +306,12 @@ def run_suite(con: duckdb.DuckDBPyConnection, suite: Suite) -> SuiteOutcome:
     batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
     validation = batch.validate(gx_suite, result_format=result_format)
     outcomes = []
-    # GX returns results in the order the expectations were added.
-    for item, res in zip(suite.expectations, validation.results):
+    # GX lists the results of expectations whose metrics raised (a column missing from the
+    # frame) first: put them back in definition order by the index each one carries.
+    results = sorted(validation.results, key=lambda r: r.expectation_config.meta[_INDEX])
+    for item, res in zip(suite.expectations, results, strict=True):
         info = res.result or {}
-        error = None
-        if res.exception_info and res.exception_info.get("raised_exception"):
-            error = str(res.exception_info.get("exception_message"))[:500]
+        error = _exception(res.exception_info)
         outcomes.append(
             ExpectationOutcome(
                 check_name=suite.name,

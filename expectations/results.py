@@ -32,7 +32,8 @@ create table if not exists meta.dq_results (
     threshold varchar,                -- JSON: the arguments that decide pass or fail
     failing_sample varchar,           -- JSON array: up to 10 failing rows or values
     rows_validated bigint,
-    note varchar                      -- skipped because ..., or the error GX raised
+    note varchar                      -- skipped because ..., the error GX raised, or
+                                      -- carried over from run ... (no new load)
 );
 create table if not exists meta.dq_metrics (
     metric varchar not null,          -- e.g. row_count:marts.fct_shipments
@@ -48,7 +49,9 @@ def ensure_dq_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def store(con: duckdb.DuckDBPyConnection, outcome: SuiteOutcome, run_id: str | None) -> list[tuple]:
-    """Append the suite's outcome to meta.dq_results; returns the rows written."""
+    """Append the suite's outcome to meta.dq_results; returns the rows written. An outcome
+    carried over from an earlier run (``expectations/carry_over.py``) is stored for this run
+    with the earlier findings and ``note`` saying where they come from."""
     ensure_dq_tables(con)
     now = utc_now()
     suite = outcome.suite
@@ -73,13 +76,13 @@ def store(con: duckdb.DuckDBPyConnection, outcome: SuiteOutcome, run_id: str | N
                 o.threshold,
                 json.dumps(o.failing_sample, default=str) if o.failing_sample else None,
                 outcome.rows_validated,
-                o.error,
+                o.error or outcome.carried_over,
             )
         )
     if rows:
-        con.executemany(
-            "insert into meta.dq_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-        )
+        # One statement for all rows: DuckDB's executemany runs one insert per row (slow).
+        marks = ", ".join(["(" + ", ".join(["?"] * len(rows[0])) + ")"] * len(rows))
+        con.execute(f"insert into meta.dq_results values {marks}", [v for r in rows for v in r])
     if suite.metric_sql and not outcome.skipped:
         value = con.execute(suite.metric_sql).fetchall()[0][0]
         con.execute(

@@ -11,7 +11,8 @@ select asset, check_name, severity,
        count(*) filter (where not passed) as failed,
        count(*) as expectations,
        bool_or(blocking) as blocking,
-       max(note) filter (where note like 'skipped:%') as skipped
+       max(note) filter (where note like 'skipped:%') as skipped,
+       max(note) filter (where note like 'carried over%') as carried_over
 from meta.dq_results where run_id = ?
 group by asset, check_name, severity order by asset, check_name, severity
 """
@@ -51,11 +52,14 @@ def print_check_summary(settings: Settings, run_id: str) -> bool:
     finally:
         con.close()
     checks = {}
-    for asset, name, _severity, failed, _n, blocking, skipped in summary["checks"]:
-        state = checks.setdefault((asset, name), {"failed": 0, "blocking": False, "skipped": None})
+    for asset, name, _severity, failed, _n, blocking, skipped, carried in summary["checks"]:
+        state = checks.setdefault(
+            (asset, name), {"failed": 0, "blocking": False, "skipped": None, "carried": None}
+        )
         state["failed"] += failed
         state["blocking"] |= bool(blocking)
         state["skipped"] = state["skipped"] or skipped
+        state["carried"] = state["carried"] or carried
     if not checks:
         print("\ndata-quality checks: none ran (see the log above)")
         return False
@@ -63,9 +67,15 @@ def print_check_summary(settings: Settings, run_id: str) -> bool:
     warned = sorted(k for k, v in checks.items() if v["failed"] and not v["blocking"])
     skipped = sorted(k for k, v in checks.items() if v["skipped"])
     passed = len(checks) - len(blocking) - len(warned) - len(skipped)
+    carried = sum(1 for v in checks.values() if v["carried"])
     print(
         f"\ndata-quality checks: {len(checks)} run, {passed} passed, {len(warned)} warning(s), "
         f"{len(blocking)} blocking failure(s), {len(skipped)} skipped"
+        + (
+            f"; {carried} carried over from an earlier run (their table had no new load)"
+            if carried
+            else ""
+        )
     )
     shown = 0
     for asset, name, expectation, severity, observed, threshold, sample in summary["failures"]:
@@ -76,6 +86,8 @@ def print_check_summary(settings: Settings, run_id: str) -> bool:
         line = f"  {tag:<8} {asset} {name}: {expectation} observed {observed} threshold {threshold}"
         if sample:
             line += f" e.g. {sample[:160]}"
+        if checks.get((asset, name), {}).get("carried"):
+            line += " (carried over: no new load)"
         print(line)
         shown += 1
     if blocking:

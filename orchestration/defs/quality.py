@@ -9,16 +9,27 @@ snapshot. Warnings are recorded and shown but block nothing.
 The checks run in two steps of the pipeline job: the raw-feed suites after the loads (before
 dbt), the mart suites after dbt (before publishing). The ``data_quality`` job runs the same
 checks alone, on a daily schedule. Every evaluation appends to ``meta.dq_results``.
+
+In a ``pipeline`` run a raw ``contract`` suite whose table received no new load since its last
+completed evaluation is not validated again: that outcome is carried over and stored for this
+run with a note (``expectations/carry_over.py``), so the gate sees the same verdict. The
+``data_quality`` job and ``waybill run --full-refresh`` validate every suite again.
 """
 
 import json
 
 import dagster as dg
 
-from expectations.core import Suite, SuiteOutcome, run_suite_safely
+from expectations import carry_over
+from expectations.core import Suite, SuiteOutcome
 from expectations.results import ensure_dq_tables, export_results, store
 from expectations.suites import mart_suites, raw_suites
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
+from waybill.build_state import FULL_REFRESH_TAG
+
+#: The job that validates every suite again (its daily schedule is the second opinion on
+#: outcomes carried over, e.g. after rows were changed in place outside the loader).
+DATA_QUALITY_JOB = "data_quality"
 
 
 def asset_key(suite: Suite) -> dg.AssetKey:
@@ -50,6 +61,8 @@ def check_result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
     }
     if outcome.skipped:
         metadata["skipped"] = outcome.skipped
+    if outcome.carried_over:
+        metadata["carried_over"] = outcome.carried_over
     if failed:
         lines = []
         for o in failed:
@@ -74,6 +87,16 @@ def check_result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
     )
 
 
+def may_carry_over(context: dg.AssetCheckExecutionContext) -> bool:
+    """Carry unchanged outcomes over, except in the data_quality job, a full refresh, or with
+    WAYBILL_DQ_CARRY_OVER=0."""
+    return (
+        carry_over.enabled()
+        and context.run.job_name != DATA_QUALITY_JOB
+        and context.run.tags.get(FULL_REFRESH_TAG) != "true"
+    )
+
+
 def build_suite_checks(suites: list[Suite], name: str, description: str):
     specs = [check_spec(s) for s in suites]
 
@@ -83,18 +106,20 @@ def build_suite_checks(suites: list[Suite], name: str, description: str):
     def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         selected = context.selected_asset_check_keys
         blocked = []
+        carry = may_carry_over(context)
         with warehouse.connect() as con:
             ensure_dq_tables(con)
             for suite in suites:
                 if check_key(suite) not in selected:
                     continue
-                outcome = run_suite_safely(con, suite)
+                outcome = carry_over.evaluate(con, suite, context.run.run_id, carry=carry)
                 store(con, outcome, context.run.run_id)
                 if outcome.blocks_publication:
                     blocked.append(suite.key)
                 context.log.info(
                     f"{suite.key}: {'passed' if outcome.passed else outcome.failed_severity}"
                     + (f" ({outcome.skipped})" if outcome.skipped else "")
+                    + (f" ({outcome.carried_over})" if outcome.carried_over else "")
                 )
                 yield check_result(outcome)
             if blocked:
@@ -121,10 +146,10 @@ mart_checks = build_suite_checks(
 suite_checks = [raw_feed_checks, mart_checks]
 
 data_quality_job = dg.define_asset_job(
-    "data_quality",
+    DATA_QUALITY_JOB,
     selection=dg.AssetSelection.checks(*(check_key(s) for s in raw_suites() + mart_suites())),
     description="Run every Great Expectations suite against the warehouse as it is (no load, "
-    "no dbt, no publish); results go to meta.dq_results.",
+    "no dbt, no publish, no outcome carried over); results go to meta.dq_results.",
 )
 
 daily_quality_schedule = dg.ScheduleDefinition(
