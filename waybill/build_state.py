@@ -166,7 +166,8 @@ create table if not exists meta.dbt_builds (
     source_hash varchar not null,   -- the dbt project and snapshot-shaping code it was built with
     schema_version integer not null,
     full_refresh boolean not null,
-    finished_at timestamp not null  -- UTC; only builds that completed are recorded
+    finished_at timestamp not null, -- UTC; only builds that completed are recorded
+    since bigint                    -- incremental: the load_id of the build it started after
 )
 """
 
@@ -226,7 +227,7 @@ def record_build(con: duckdb.DuckDBPyConnection, run_id: str | None, plan: Build
     """After a dbt build completed: the next incremental build starts after ``plan.load_id``."""
     con.execute(DBT_BUILDS_DDL)
     con.execute(
-        "insert into meta.dbt_builds values (?, ?, ?, ?, ?, ?)",
+        "insert into meta.dbt_builds values (?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
             plan.load_id,
@@ -234,5 +235,27 @@ def record_build(con: duckdb.DuckDBPyConnection, run_id: str | None, plan: Build
             SCHEMA_VERSION,
             plan.full_refresh,
             datetime.now(UTC).replace(tzinfo=None),
+            plan.since,
         ],
     )
+
+
+def publish_since(con: duckdb.DuckDBPyConnection, run_id: str | None) -> int | None:
+    """Can run ``run_id`` publish only what its build changed? The load_id its incremental
+    build started after, when the published snapshot is exactly that earlier build's; None
+    (publish everything) after a full build, without a build in this run, or when a build
+    was never published (a blocked publication in between)."""
+    con.execute(DBT_BUILDS_DDL)
+    con.execute(BUILD_STATE_DDL)
+    built = con.execute(
+        "select full_refresh, since from meta.dbt_builds where run_id = ? "
+        "order by finished_at desc limit 1",
+        [run_id],
+    ).fetchall()
+    if not built or built[0][0] or built[0][1] is None:
+        return None
+    published = con.execute(
+        "select load_id from meta.build_state order by published_at desc limit 1"
+    ).fetchall()
+    since = built[0][1]
+    return since if published and published[0][0] == since else None

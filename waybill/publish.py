@@ -10,6 +10,7 @@ last good snapshot where it was.
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,16 +31,67 @@ PUBLISHED_INTERMEDIATE = (
 )
 
 
+#: Incremental marts (dbt_project/macros/incremental.sql) with the column and the
+#: int_changed_keys key type their rows are recomputed by; staging tables go by _business_key.
+CHANGED_KEY_TABLES = {
+    ("marts", "fct_shipment_events"): ("carrier_shipment_ref", "REF"),
+    ("marts", "fct_shipment_milestones"): ("shipment_id", "SHIPMENT"),
+    ("marts", "fct_shipments"): ("shipment_id", "SHIPMENT"),
+}
+
+
+def _copy_changed_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, since: int) -> bool:
+    """In an incremental publish, bring snap.<schema>.<table> up to date by replacing only the
+    rows the last build recomputed; False when the table is not incremental (copy it whole)."""
+    target, source = f'snap."{schema}"."{table}"', f'"{schema}"."{table}"'
+    if (schema, table) in CHANGED_KEY_TABLES:
+        column, key_type = CHANGED_KEY_TABLES[schema, table]
+        changed = (
+            f"coalesce({column}, '') in (select key_value from intermediate.int_changed_keys "
+            f"where key_type = '{key_type}' and build_load_id > {since})"
+        )
+        con.execute(f"delete from {target} where {changed}")
+        con.execute(f"insert into {target} by name select * from {source} where {changed}")
+        return True
+    if schema == "staging":
+        # a key's row changes only when a row for it arrived: it won (a newer _load_id) or it
+        # lost (one more _versions_received)
+        con.execute(
+            f"""create or replace temp table _changed_keys as
+            select _business_key from {source} where _load_id > {since}
+            union
+            select s._business_key from {source} as s
+            join {target} as p on s._business_key = p._business_key
+            where s._versions_received > 1 and s._versions_received <> p._versions_received"""
+        )
+        changed = "_business_key in (select _business_key from _changed_keys)"
+        con.execute(f"delete from {target} where {changed}")
+        con.execute(f"insert into {target} by name select * from {source} where {changed}")
+        return True
+    return False
+
+
 def publish_snapshot(
-    con: duckdb.DuckDBPyConnection, snapshot: Path, run_id: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    snapshot: Path,
+    run_id: str | None = None,
+    since: int | None = None,
 ) -> dict:
-    """Copy the published schemas from the warehouse connection ``con`` into ``snapshot``."""
+    """Copy the published schemas from the warehouse connection ``con`` into ``snapshot``.
+
+    ``since`` (waybill.build_state.publish_since): the published snapshot is the build that
+    included loads up to ``since`` and the warehouse's last build was incremental from it. Then
+    the snapshot is copied as a file and only the rows the build recomputed are replaced in
+    the incremental tables; the other tables are copied whole."""
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     # A publish killed before its rename leaves its temporary file (and DuckDB's .wal beside
     # it) behind: remove them (one publish at a time runs, in the warehouse pool).
     for stale in snapshot.parent.glob(f".{snapshot.name}.*.tmp*"):
         stale.unlink(missing_ok=True)
     tmp = snapshot.with_name(f".{snapshot.name}.{os.getpid()}.tmp")
+    incremental = since is not None and snapshot.exists()
+    if incremental:
+        shutil.copyfile(snapshot, tmp)
     tables = con.execute(
         f"""select table_schema, table_name from information_schema.tables
         where table_catalog = current_database()
@@ -52,25 +104,45 @@ def publish_snapshot(
     con.execute(f"attach '{tmp}' as snap")
     try:
         counts = {}
+        if incremental:
+            previous = set(
+                con.execute(
+                    "select schema_name, table_name from duckdb_tables() "
+                    "where database_name = 'snap'"
+                ).fetchall()
+            )
+            for schema, table in previous - set(tables):
+                con.execute(f'drop table snap."{schema}"."{table}"')
         for schema in sorted({s for s, _ in tables}):
             con.execute(f'create schema if not exists snap."{schema}"')
         for schema, table in tables:
-            con.execute(
-                f'create table snap."{schema}"."{table}" as select * from "{schema}"."{table}"'
-            )
+            if not (
+                incremental
+                and (schema, table) in previous
+                and _copy_changed_rows(con, schema, table, since)
+            ):
+                con.execute(
+                    f'create or replace table snap."{schema}"."{table}" as '
+                    f'select * from "{schema}"."{table}"'
+                )
             counts[f"{schema}.{table}"] = con.execute(
                 f'select count(*) from snap."{schema}"."{table}"'
             ).fetchall()[0][0]
         con.execute("create schema if not exists snap.meta")
         con.execute(
-            "create table snap.meta.snapshot_info as select ?::varchar as run_id, "
+            "create or replace table snap.meta.snapshot_info as select ?::varchar as run_id, "
             "?::timestamp as published_at, ?::bigint as tables",
             [run_id, published_at, len(tables)],
         )
     finally:
         con.execute("detach snap")
     os.replace(tmp, snapshot)
-    return {"published_at": published_at.isoformat(), "tables": len(tables), "row_counts": counts}
+    return {
+        "published_at": published_at.isoformat(),
+        "tables": len(tables),
+        "row_counts": counts,
+        "incremental": incremental,
+    }
 
 
 def read_snapshot(snapshot: Path) -> duckdb.DuckDBPyConnection:
