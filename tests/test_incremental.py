@@ -144,7 +144,7 @@ def table_differences(left: Path, right: Path, schemas=SCHEMAS) -> dict[str, tup
     assert len(tables) > 5
     differences = {}
     for schema, table in tables:
-        if table == "int_changed_keys":  # bookkeeping of incremental runs
+        if table == "int_keys_changed":  # bookkeeping of incremental runs
             continue
         columns = con.execute(
             "select column_name, data_type from duckdb_columns() where database_name = 'l' "
@@ -243,7 +243,7 @@ def test_every_table_and_the_snapshot_equal_a_full_build_after_each_kind_of_deli
     with duckdb.connect(str(inc.path), read_only=True) as con:
         changed = dict(
             con.execute(
-                "select key_type, count(*) from intermediate.int_changed_keys group by 1"
+                "select key_type, count(*) from intermediate.int_keys_changed group by 1"
             ).fetchall()
         )
         shipments = con.execute("select count(*) from marts.fct_shipments").fetchall()[0][0]
@@ -336,7 +336,7 @@ def test_every_table_and_the_snapshot_equal_a_full_build_after_each_kind_of_deli
         stopped = plan_build(con, inc.newest_load())
     assert not stopped.full_refresh
     # only the first incremental models ran, nothing was recorded (as when dbt is killed)
-    inc.dbt("--select", "int_changed_keys", "int_carrier_events_mapped", *stopped.dbt_args())
+    inc.dbt("--select", "int_keys_changed", "int_carrier_events_mapped", *stopped.dbt_args())
     resumed = inc.build()
     assert (resumed.since, resumed.full_refresh) == (stopped.since, False)
     with duckdb.connect(str(inc.path), read_only=True) as con:

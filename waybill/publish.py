@@ -32,7 +32,7 @@ PUBLISHED_INTERMEDIATE = (
 
 
 #: Incremental marts (dbt_project/macros/incremental.sql) with the column and the
-#: int_changed_keys key type their rows are recomputed by; staging tables go by _business_key.
+#: int_keys_changed key type their rows are recomputed by; staging tables go by _business_key.
 CHANGED_KEY_TABLES = {
     ("marts", "fct_shipment_events"): ("carrier_shipment_ref", "REF"),
     ("marts", "fct_shipment_milestones"): ("shipment_id", "SHIPMENT"),
@@ -47,7 +47,7 @@ def _copy_changed_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, 
     if (schema, table) in CHANGED_KEY_TABLES:
         column, key_type = CHANGED_KEY_TABLES[schema, table]
         changed = (
-            f"coalesce({column}, '') in (select key_value from intermediate.int_changed_keys "
+            f"coalesce({column}, '') in (select key_value from intermediate.int_keys_changed "
             f"where key_type = '{key_type}' and build_load_id > {since})"
         )
         con.execute(f"delete from {target} where {changed}")

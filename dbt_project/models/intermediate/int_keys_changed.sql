@@ -71,17 +71,31 @@ changed_shipments as (
     select shipment_id from shipments
     where shipment_id in (select ref from changed_refs)
         or tracking_number in (select ref from changed_refs)
+),
+
+keys as (
+    select 'REF' as key_type, ref as key_value from changed_refs
+    union all
+    select 'SHIPMENT' as key_type, shipment_id as key_value from changed_shipments
+),
+
+final as (
+    select
+        {{ surrogate_key(['key_type', 'key_value', load_id]) }} as changed_key_id,
+        key_type,
+        key_value,
+        cast({{ load_id }} as {{ dbt.type_bigint() }}) as build_load_id
+    from keys
 )
 
-select 'REF' as key_type, ref as key_value, cast({{ load_id }} as bigint) as build_load_id
-from changed_refs
-union all
-select 'SHIPMENT' as key_type, shipment_id as key_value, cast({{ load_id }} as bigint) as build_load_id
-from changed_shipments
+-- a build retried at the same load keeps what the first attempt found, and adds the rest
+select * from final
+where changed_key_id not in (select changed_key_id from {{ this }})
 
 {%- else %}
 
 select
+    cast(null as {{ dbt.type_string() }}) as changed_key_id,
     cast(null as {{ dbt.type_string() }}) as key_type,
     cast(null as {{ dbt.type_string() }}) as key_value,
     cast(null as {{ dbt.type_bigint() }}) as build_load_id
