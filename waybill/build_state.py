@@ -184,6 +184,9 @@ class BuildPlan:
     def dbt_args(self) -> list[str]:
         if self.full_refresh:
             return ["--full-refresh"]
+        if self.since is None:
+            # incremental models recompute all their rows; what changed stays recorded
+            return []
         return [
             "--vars",
             json.dumps({"incremental_since": self.since, "incremental_load_id": self.load_id}),
@@ -192,6 +195,8 @@ class BuildPlan:
     def describe(self) -> str:
         if self.full_refresh:
             return f"full build ({self.reason})"
+        if self.since is None:
+            return f"selected models recomputed whole ({self.reason})"
         return f"incremental build: loads {self.since + 1}..{self.load_id} ({self.reason})"
 
 

@@ -8,6 +8,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from waybill.build_state import (
     FULL_REFRESH_TAG,
+    BuildPlan,
     plan_build,
     record_build,
     record_build_inputs,
@@ -61,9 +62,12 @@ def dbt_models(
             # Only a whole build counts: a subset picked in the UI leaves other models as they
             # were, so its publish must not mark the current inputs as built.
             record_build_inputs(con, context.run_id, inputs)
-        # A subset rebuilds its incremental models whole: what changed is only tracked for
-        # whole builds (dbt_project/macros/incremental.sql).
-        plan = plan_build(con, inputs[1], force_full=full_refresh_asked or context.is_subset)
+        plan = plan_build(con, inputs[1], force_full=full_refresh_asked)
+        if context.is_subset and not plan.full_refresh:
+            # What changed is tracked for whole builds only: a subset recomputes its
+            # incremental models whole, without touching the record of changed keys that the
+            # next whole build still needs (dbt_project/macros/incremental.sql).
+            plan = BuildPlan(False, "a subset of the models", inputs[1])
     context.log.info(plan.describe())
     # profiles.yml reads the warehouse path from the environment (an absolute path: dbt runs
     # from a copy of the project).
