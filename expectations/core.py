@@ -310,22 +310,28 @@ def run_suite(con: duckdb.DuckDBPyConnection, suite: Suite) -> SuiteOutcome:
     # frame) first: put them back in definition order by the index each one carries.
     results = sorted(validation.results, key=lambda r: r.expectation_config.meta[_INDEX])
     for item, res in zip(suite.expectations, results, strict=True):
-        info = res.result or {}
-        error = _exception(res.exception_info)
         outcomes.append(
-            ExpectationOutcome(
-                check_name=suite.name,
-                asset=suite.asset,
-                expectation=item.label,
-                severity=item.severity,
-                passed=bool(res.success) and error is None,
-                observed_value=_observed(info) if error is None else None,
-                threshold=item.threshold,
-                failing_sample=_sample(info),
-                error=error,
-            )
+            judged(suite, item, bool(res.success), res.result or {}, _exception(res.exception_info))
         )
     return SuiteOutcome(suite, outcomes, rows_validated=len(df))
+
+
+def judged(
+    suite: Suite, item: Expect, success: bool, info: dict, error: str | None
+) -> ExpectationOutcome:
+    """One expectation's outcome from its result (``info`` in GX's result shape), whoever
+    judged it (GX or expectations/native.py)."""
+    return ExpectationOutcome(
+        check_name=suite.name,
+        asset=suite.asset,
+        expectation=item.label,
+        severity=item.severity,
+        passed=success and error is None,
+        observed_value=_observed(info) if error is None else None,
+        threshold=item.threshold,
+        failing_sample=_sample(info),
+        error=error,
+    )
 
 
 def utc_now() -> datetime:

@@ -27,11 +27,9 @@ import duckdb
 
 from expectations.core import (
     Expect,
-    ExpectationOutcome,
     Suite,
     SuiteOutcome,
-    _observed,
-    _sample,
+    judged,
     max_rows,
 )
 
@@ -134,17 +132,5 @@ def run_native(con: duckdb.DuckDBPyConnection, suite: Suite) -> SuiteOutcome:
             success, info = judge(item, columns, rows, ids)
         except Exception as exc:  # noqa: BLE001 - like GX: this expectation errs, others judge
             success, info, error = False, {}, f"{type(exc).__name__}: {exc}"[:500]
-        outcomes.append(
-            ExpectationOutcome(
-                check_name=suite.name,
-                asset=suite.asset,
-                expectation=item.label,
-                severity=item.severity,
-                passed=success and error is None,
-                observed_value=_observed(info) if error is None else None,
-                threshold=item.threshold,
-                failing_sample=_sample(info),
-                error=error,
-            )
-        )
+        outcomes.append(judged(suite, item, success, info, error))
     return SuiteOutcome(suite, outcomes, rows_validated=len(rows))
