@@ -11,7 +11,9 @@ Two kinds of connection, both made here and nowhere else:
   carrying them, built once per snapshot version, with the snapshot detached again. Anything not
   listed (aggregates over all customers, the quarantine, carrier cost and margin, any new mart)
   is not copied at all, so no query, fully-qualified name or catalog trick can reach another
-  customer's rows: they are not there.
+  customer's rows: they are not there. The databases are kept while together they hold less
+  than ``WAYBILL_DASHBOARD_TENANT_CACHE`` bytes, and built without a lock other tenants wait
+  on (``_TenantDatabases``).
 
 Both connections run with ``enable_external_access = false`` and a locked configuration, so SQL
 cannot read or write files (``read_parquet``, ``ATTACH``, ``COPY``) or switch that off.
@@ -25,6 +27,7 @@ when the snapshot has them.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -149,32 +152,202 @@ def snapshot_version(snapshot: Path | None = None) -> float:
     return path.stat().st_mtime_ns if path.exists() else 0
 
 
+#: What a tenant database costs beyond the blocks DuckDB reports for its tables: the instance's
+#: own threads, allocator and catalog (measured: 5-6 MB of RSS per database at 10,000 orders).
+TENANT_DATABASE_OVERHEAD = 6 * 2**20
+
+
+def database_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """The memory a tenant database holds: its tables' blocks (``duckdb_memory()``: each
+    ``duckdb.connect(":memory:")`` is its own instance) plus TENANT_DATABASE_OVERHEAD."""
+    (used,) = con.execute(
+        "select coalesce(sum(memory_usage_bytes), 0) from duckdb_memory()"
+    ).fetchone()
+    return int(used) + TENANT_DATABASE_OVERHEAD
+
+
+@dataclass(eq=False)
+class _TenantDatabase:
+    con: duckdb.DuckDBPyConnection
+    nbytes: int
+    users: int = 0  # open cursors; a retired database is closed when the last one ends
+    retired: bool = False
+
+
+@dataclass(eq=False)
+class _Build:
+    """One tenant database being built; sessions of the same tenant asking meanwhile wait."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    waiters: int = 0
+    db: _TenantDatabase | None = None
+    error: BaseException | None = None
+
+
 class _TenantDatabases:
-    """Small LRU of tenant in-memory databases keyed by (snapshot, version, customer)."""
+    """Tenant in-memory databases keyed by (snapshot, version, customer), bounded by the memory
+    they hold together (``Settings.dashboard_tenant_cache_bytes``, or ``max_bytes``): beyond it
+    the least recently used ones are closed. The database just built is kept even when it alone
+    is over the bound (its tenant is about to query it).
 
-    def __init__(self, size: int = 8) -> None:
-        self._size = size
-        self._dbs: OrderedDict[tuple, duckdb.DuckDBPyConnection] = OrderedDict()
+    ``_lock`` guards this bookkeeping only and is never held while a database is built: the
+    build runs in the asking session's thread while other tenants read and build; a second
+    session of the same tenant asking meanwhile waits for that build (``_Build``, the per-tenant
+    lock) instead of building the same database again. The first database of a newer snapshot
+    version retires the older versions' databases. A retired (evicted, outdated or cleared)
+    database is closed when its last cursor is (closing a DuckDB connection closes its cursors,
+    which would break a query of another session in mid-flight), so for the length of a query
+    the memory in use can exceed the bound by the databases being retired.
+
+    At most ``build_slots`` databases (default: one per core, at least two) are built at once;
+    a build beyond them waits for a slot, never for a lock, so one slow build holds up no one.
+    A build needs more memory while it runs than its database keeps: 20 tenants' builds at once
+    at 100,000 orders peaked at 3.6-3.9 GB of RSS for a 0.93 GB cache, two at a time at 1.45 GB,
+    with half the first page loads done by 10 s instead of 17 s (docs/benchmarks.md, "Tenants")."""
+
+    def __init__(self, max_bytes: int | None = None, build_slots: int | None = None) -> None:
+        self._max_bytes = max_bytes
+        self.build_slots = build_slots or max(2, os.cpu_count() or 1)
+        self._build_slots = threading.BoundedSemaphore(self.build_slots)
         self._lock = threading.Lock()
+        self._dbs: OrderedDict[tuple, _TenantDatabase] = OrderedDict()
+        self._builds: dict[tuple, _Build] = {}
+        self._generation = 0  # bumped by clear(): a build started before is not cached
+        self._bytes = 0
+        self.counts = {"builds": 0, "hits": 0, "evictions": 0, "outdated": 0}
 
-    def get(self, snapshot: Path, customer_id: str) -> duckdb.DuckDBPyConnection:
+    @property
+    def max_bytes(self) -> int:
+        if self._max_bytes is not None:
+            return self._max_bytes
+        return load_settings().dashboard_tenant_cache_bytes
+
+    def stats(self) -> dict:
+        """Databases cached, the bytes they hold, the bound and the counters so far."""
+        bound = self.max_bytes
+        with self._lock:
+            return {
+                "databases": len(self._dbs),
+                "bytes": self._bytes,
+                "max_bytes": bound,
+                "building": len(self._builds),
+                "build_slots": self.build_slots,
+                **self.counts,
+            }
+
+    @contextmanager
+    def cursor(self, snapshot: Path, customer_id: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor on ``customer_id``'s database for the current version of ``snapshot``,
+        built first if need be; the database stays open until the cursor is closed."""
+        db, cursor = self._acquire(snapshot, customer_id)
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+            self._release(db)
+
+    def _acquire(
+        self, snapshot: Path, customer_id: str
+    ) -> tuple[_TenantDatabase, duckdb.DuckDBPyConnection]:
         key = (str(snapshot), snapshot_version(snapshot), customer_id)
         with self._lock:
-            if key in self._dbs:
+            db = self._dbs.get(key)
+            if db is not None:
                 self._dbs.move_to_end(key)
-                return self._dbs[key]
-            con = build_tenant_database(snapshot, customer_id)
-            self._dbs[key] = con
-            while len(self._dbs) > self._size:
-                _, old = self._dbs.popitem(last=False)
+                self.counts["hits"] += 1
+                return db, self._use(db)
+            build = self._builds.get(key)
+            mine = build is None
+            if mine:
+                build = self._builds[key] = _Build()
+                generation = self._generation
+            else:
+                build.waiters += 1  # another session is building this one: wait for it
+        if mine:
+            return self._build(key, build, generation, snapshot, customer_id)  # lock released
+        build.done.wait()
+        if build.error is not None:
+            raise build.error
+        with self._lock:  # the builder counted this session among the database's users
+            return build.db, build.db.con.cursor()
+
+    def _build(
+        self, key: tuple, build: _Build, generation: int, snapshot: Path, customer_id: str
+    ) -> tuple[_TenantDatabase, duckdb.DuckDBPyConnection]:
+        closing: list[duckdb.DuckDBPyConnection] = []
+        try:
+            bound = self.max_bytes
+            with self._build_slots:
+                con = build_tenant_database(snapshot, customer_id)  # no lock held
+            try:
+                db = _TenantDatabase(con, database_bytes(con))
+                with self._lock:
+                    db.users = 1 + build.waiters  # this session and every one that waited
+                    cursor = db.con.cursor()
+                    self._builds.pop(key, None)
+                    self.counts["builds"] += 1
+                    build.db = db
+                    if generation == self._generation:
+                        closing = self._insert(key, db, bound)
+                    else:
+                        db.retired = True  # cleared while it was built: served, not cached
+            except BaseException:
+                con.close()
+                raise
+        except BaseException as exc:
+            with self._lock:
+                self._builds.pop(key, None)
+                build.error = exc
+            raise
+        finally:
+            build.done.set()
+            for old in closing:
                 old.close()
-            return con
+        return db, cursor
+
+    def _use(self, db: _TenantDatabase) -> duckdb.DuckDBPyConnection:
+        db.users += 1  # lock held
+        return db.con.cursor()
+
+    def _insert(
+        self, key: tuple, db: _TenantDatabase, bound: int
+    ) -> list[duckdb.DuckDBPyConnection]:
+        """Cache ``db``, retire older versions of its snapshot and the least recently used
+        databases beyond the bound (lock held); the connections to close now."""
+        path, version, _ = key
+        closing = []
+        for old in [k for k in self._dbs if k[0] == path and k[1] != version]:
+            self.counts["outdated"] += 1
+            closing += self._retire(old)
+        self._dbs[key] = db
+        self._bytes += db.nbytes
+        while self._bytes > bound and len(self._dbs) > 1:
+            self.counts["evictions"] += 1
+            closing += self._retire(next(iter(self._dbs)))
+        return closing
+
+    def _retire(self, key: tuple) -> list[duckdb.DuckDBPyConnection]:
+        db = self._dbs.pop(key)  # lock held
+        self._bytes -= db.nbytes
+        db.retired = True
+        return [] if db.users else [db.con]
+
+    def _release(self, db: _TenantDatabase) -> None:
+        with self._lock:
+            db.users -= 1
+            close = db.retired and db.users == 0
+        if close:
+            db.con.close()
 
     def clear(self) -> None:
+        """Retire every database (each closed now, or when its last query ends)."""
         with self._lock:
-            for con in self._dbs.values():
-                con.close()
-            self._dbs.clear()
+            self._generation += 1
+            closing = []
+            for key in list(self._dbs):
+                closing += self._retire(key)
+        for con in closing:
+            con.close()
 
 
 TENANT_DATABASES = _TenantDatabases()
@@ -330,11 +503,8 @@ def connect(
     """A read-only, file-access-free connection for ``scope``; closed (or released) after use."""
     path = snapshot or snapshot_path()
     if scope.is_tenant:
-        cursor = TENANT_DATABASES.get(path, scope.customer_id).cursor()
-        try:
+        with TENANT_DATABASES.cursor(path, scope.customer_id) as cursor:
             yield cursor
-        finally:
-            cursor.close()
         return
     with SNAPSHOT_CONNECTIONS.cursor(path) as cursor:
         yield cursor

@@ -7,6 +7,7 @@ the warehouse, the published snapshot and the exports, so several copies can run
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -42,6 +43,11 @@ class Settings:
     #: DuckDB memory cap and the most it may spill to data_dir/dashboard_tmp.
     dashboard_memory_limit: str = "1GB"
     dashboard_temp_limit: str = "2GB"
+    #: Memory the tenants' in-memory databases may hold together (dashboards/data.py): beyond
+    #: it the least recently used one is closed and rebuilt when its tenant comes back.
+    #: ``WAYBILL_DASHBOARD_TENANT_CACHE``: bytes with a unit ("1GB", "512MB", "2GiB") or a
+    #: share of the machine's RAM ("10%").
+    dashboard_tenant_cache_bytes: int = 1_000_000_000
 
     @property
     def landing(self) -> Path:
@@ -108,6 +114,10 @@ def load_settings(data_dir: str | os.PathLike | None = None) -> Settings:
         alert_webhook_url=os.environ.get("WAYBILL_ALERT_WEBHOOK") or None,
         dashboard_memory_limit=os.environ.get("WAYBILL_DASHBOARD_MEMORY_LIMIT", "1GB"),
         dashboard_temp_limit=os.environ.get("WAYBILL_DASHBOARD_TEMP_LIMIT", "2GB"),
+        dashboard_tenant_cache_bytes=byte_size(
+            os.environ.get("WAYBILL_DASHBOARD_TENANT_CACHE") or "1GB",
+            "WAYBILL_DASHBOARD_TENANT_CACHE",
+        ),
         export_xlsx_max_rows=int(os.environ.get("WAYBILL_EXPORT_XLSX_MAX_ROWS", "50000")),
         date_range=_date_range(
             os.environ.get("WAYBILL_DATE_MIN") or DATE_RANGE[0],
@@ -130,3 +140,33 @@ def _date_range(low: str, high: str) -> tuple[str, str]:
     if first > last:
         raise SettingsError(f"WAYBILL_DATE_MIN {low} is after WAYBILL_DATE_MAX {high}")
     return first.isoformat(), last.isoformat()
+
+
+#: Units of a byte size, DuckDB's way: KB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB of 1024.
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+
+
+def byte_size(text: str, name: str = "size") -> int:
+    """``"1GB"``, ``"512 MiB"``, ``"1000000"`` or ``"10%"`` (of physical RAM) as bytes; a value
+    that is none of those stops the command with one line naming the setting."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]*|%)\s*", text.lower())
+    if match is None or match[2] not in {*_UNITS, "%"}:
+        raise SettingsError(
+            f"{name} must be bytes with a unit (1GB, 512MB, 2GiB) or a % of RAM: {text!r}"
+        )
+    value = float(match[1])
+    if match[2] == "%":
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return int(ram * value / 100)
+    return int(value * _UNITS[match[2]])
