@@ -115,6 +115,8 @@ class Warehouse:
             inputs = fingerprint(con)
             record_build_inputs(con, run_id, inputs)
             plan = plan_build(con, inputs[1], force_full=force_full)
+            if plan.full_refresh:
+                record_build(con, run_id, plan, finished=False)
         self.dbt(*plan.dbt_args())
         with duckdb.connect(str(self.path)) as con:
             record_build(con, run_id, plan)
@@ -387,8 +389,23 @@ def test_a_build_is_full_when_what_the_increments_cannot_track_changed(tmp_path,
     con.execute("insert into meta.load_log values (4, 'carriers', 'LOADED')")
     assert plan_build(con, 4).reason == "new carriers file(s)"
 
+    # a full build (or a Dagster subset) that did not complete: the next one is full too
+    record_build(con, "r2", BuildPlan(True, "asked for", 4), finished=False)
+    assert plan_build(con, 4).reason == "a full build or a subset of models did not complete"
+    assert publish_since(con, "r2") is None
+    record_build(con, "r3", plan_build(con, 4))
+    con.execute("insert into meta.load_log values (5, 'orders', 'LOADED')")
+    fifth = plan_build(con, 5)
+    assert (fifth.full_refresh, fifth.since) == (False, 4)
+    # another run built after r3: r3 must not publish incrementally (its keys are pruned)
+    record_build(con, "r4", fifth)
+    assert publish_since(con, "r3") is None
     monkeypatch.setattr(build_state, "source_hash", lambda: "edited seed")
     assert plan_build(con, 2).reason == "the dbt project or the snapshot code changed"
     monkeypatch.undo()
     monkeypatch.setattr(build_state, "SCHEMA_VERSION", build_state.SCHEMA_VERSION + 1)
     assert plan_build(con, 2).full_refresh
+    monkeypatch.undo()
+    # loads an earlier build included were deleted by hand (to reload a fixed file)
+    con.execute("delete from meta.load_log where load_id = 2")
+    assert plan_build(con, 5).reason == "loads the last build included were removed"

@@ -63,7 +63,8 @@ def _files(root: Path, names: tuple[str, ...]) -> list[Path]:
 def source_hash() -> str:
     """Content hash of the dbt project and the snapshot-shaping code (not of mtimes: a fresh
     checkout of the same commit gives the same hash)."""
-    h = hashlib.sha256()
+    # the engine too: staging's _business_key is DuckDB's hash(), not promised across versions
+    h = hashlib.sha256(f"duckdb {duckdb.__version__};".encode())
     for root, names in ((DBT_PROJECT_DIR, _DBT_INPUTS), (PROJECT_ROOT, _CODE_INPUTS)):
         for path in _files(root, names):
             h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
@@ -167,9 +168,16 @@ create table if not exists meta.dbt_builds (
     schema_version integer not null,
     full_refresh boolean not null,
     finished_at timestamp not null, -- UTC; only builds that completed are recorded
-    since bigint                    -- incremental: the load_id of the build it started after
+    since bigint,                   -- incremental: the load_id of the build it started after
+    loads bigint                    -- meta.load_log rows up to load_id (fewer later: rows removed)
 )
 """
+
+#: source_hash of a meta.dbt_builds row written *before* a full build or a subset: until a whole
+#: build completes after it, the tables are not what the last completed build left, so the next
+#: build must be full (a full build killed half way, a subset that rebuilt some incremental
+#: models whole and so lost the old references int_keys_changed looks up).
+UNFINISHED = "unfinished"
 
 
 @dataclass(frozen=True)
@@ -208,12 +216,16 @@ def plan_build(con: duckdb.DuckDBPyConnection, load_id: int, force_full: bool = 
         return BuildPlan(True, "asked for", load_id)
     con.execute(DBT_BUILDS_DDL)
     last = con.execute(
-        "select load_id, source_hash, schema_version from meta.dbt_builds "
+        "select load_id, source_hash, schema_version, loads from meta.dbt_builds "
         "order by finished_at desc limit 1"
     ).fetchall()
     if not last:
         return BuildPlan(True, "no completed build yet", load_id)
-    since, built_hash, built_version = last[0]
+    since, built_hash, built_version, loads = last[0]
+    if built_hash == UNFINISHED:
+        return BuildPlan(True, "a full build or a subset of models did not complete", load_id)
+    if loads is not None and _loads_up_to(con, since) < loads:
+        return BuildPlan(True, "loads the last build included were removed", load_id)
     if built_version != SCHEMA_VERSION:
         return BuildPlan(True, f"schema version {built_version} -> {SCHEMA_VERSION}", load_id)
     if built_hash != source_hash():
@@ -228,19 +240,30 @@ def plan_build(con: duckdb.DuckDBPyConnection, load_id: int, force_full: bool = 
     return BuildPlan(False, "the loads since the last completed build", load_id, since)
 
 
-def record_build(con: duckdb.DuckDBPyConnection, run_id: str | None, plan: BuildPlan) -> None:
-    """After a dbt build completed: the next incremental build starts after ``plan.load_id``."""
+def _loads_up_to(con: duckdb.DuckDBPyConnection, load_id: int) -> int:
+    return con.execute(
+        "select count(*) from meta.load_log where load_id <= ?", [load_id]
+    ).fetchall()[0][0]
+
+
+def record_build(
+    con: duckdb.DuckDBPyConnection, run_id: str | None, plan: BuildPlan, finished: bool = True
+) -> None:
+    """After a whole dbt build completed: the next incremental build starts after
+    ``plan.load_id``. ``finished=False``, before a full build or a subset starts: until a whole
+    build completes, the next one is full."""
     con.execute(DBT_BUILDS_DDL)
     con.execute(
-        "insert into meta.dbt_builds values (?, ?, ?, ?, ?, ?, ?)",
+        "insert into meta.dbt_builds values (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
             plan.load_id,
-            source_hash(),
+            source_hash() if finished else UNFINISHED,
             SCHEMA_VERSION,
             plan.full_refresh,
             datetime.now(UTC).replace(tzinfo=None),
             plan.since,
+            _loads_up_to(con, plan.load_id),
         ],
     )
 
@@ -252,12 +275,14 @@ def publish_since(con: duckdb.DuckDBPyConnection, run_id: str | None) -> int | N
     was never published (a blocked publication in between)."""
     con.execute(DBT_BUILDS_DDL)
     con.execute(BUILD_STATE_DDL)
+    # only the newest build: another run's build since this one may have pruned its keys
     built = con.execute(
-        "select full_refresh, since from meta.dbt_builds where run_id = ? "
-        "order by finished_at desc limit 1",
-        [run_id],
+        "select full_refresh, since, run_id, source_hash from meta.dbt_builds "
+        "order by finished_at desc limit 1"
     ).fetchall()
-    if not built or built[0][0] or built[0][1] is None:
+    if not built or built[0][2] != run_id or built[0][0] or built[0][1] is None:
+        return None
+    if built[0][3] == UNFINISHED:
         return None
     published = con.execute(
         "select load_id from meta.build_state order by published_at desc limit 1"

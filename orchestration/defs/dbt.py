@@ -65,9 +65,12 @@ def dbt_models(
         plan = plan_build(con, inputs[1], force_full=full_refresh_asked)
         if context.is_subset and not plan.full_refresh:
             # What changed is tracked for whole builds only: a subset recomputes its
-            # incremental models whole, without touching the record of changed keys that the
-            # next whole build still needs (dbt_project/macros/incremental.sql).
+            # incremental models whole, and the next whole build is full (it cannot find the
+            # old references the subset replaced; dbt_project/macros/incremental.sql).
             plan = BuildPlan(False, "a subset of the models", inputs[1])
+        if plan.full_refresh or plan.since is None:
+            # until this completes, the next build must be full (waybill/build_state.py)
+            record_build(con, context.run_id, plan, finished=False)
     context.log.info(plan.describe())
     # profiles.yml reads the warehouse path from the environment (an absolute path: dbt runs
     # from a copy of the project).
