@@ -22,7 +22,7 @@ from expectations.results import blocking_failures, ensure_dq_tables, store
 from expectations.suites import contract_suite, delivery_suite, raw_suites
 from ingestion.contracts import FEEDS
 from ingestion.load import load_landing
-from tests.test_quality import CUSTOMS_HEADER, GOOD_CUSTOMS
+from tests.test_quality import CUSTOMS_HEADER, GOOD_CUSTOMS, land_customs_deliveries
 from waybill.settings import PROJECT_ROOT
 
 CUSTOMS = FEEDS["customs"]
@@ -313,15 +313,7 @@ def _same_as_gx(con, suite: Suite) -> None:
 
 
 def test_the_delivery_suite_judged_in_python_matches_gx(con, tmp_path):
-    folder = tmp_path / "landing" / CUSTOMS.folder
-    folder.mkdir(parents=True)
-    (folder / "a_ok.csv").write_text(f"{CUSTOMS_HEADER}\n{GOOD_CUSTOMS}\n")
-    (folder / "b_bad_rows.csv").write_text(
-        f"{CUSTOMS_HEADER}\n{GOOD_CUSTOMS.replace('E1', 'E2')}\n"
-        + GOOD_CUSTOMS.replace("E1", "E3").replace("EUR", "EURO")
-        + "\n"
-    )
-    (folder / "c_broken.csv").write_bytes(b"\x00\x01garbage")
+    folder = land_customs_deliveries(tmp_path / "landing")
     (folder / "d_header_only.csv").write_text(f"{CUSTOMS_HEADER}\n")
     load_landing(con, tmp_path / "landing")
     delivery = delivery_suite(CUSTOMS)

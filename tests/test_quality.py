@@ -122,8 +122,9 @@ def test_a_future_timestamp_alone_warns_but_does_not_block(con, tmp_path):
     assert not outcome.blocks_publication
 
 
-def test_delivery_suite_warns_about_an_unreadable_file_and_a_heavily_quarantined_one(con, tmp_path):
-    folder = tmp_path / "landing" / FEEDS["customs"].folder
+def land_customs_deliveries(landing: Path) -> Path:
+    """Three customs files in ``landing``: one good, one with a quarantined row, one binary."""
+    folder = landing / FEEDS["customs"].folder
     folder.mkdir(parents=True)
     (folder / "a_ok.csv").write_text(f"{CUSTOMS_HEADER}\n{GOOD_CUSTOMS}\n")
     (folder / "b_bad_rows.csv").write_text(
@@ -132,6 +133,11 @@ def test_delivery_suite_warns_about_an_unreadable_file_and_a_heavily_quarantined
         + "\n"
     )
     (folder / "c_broken.csv").write_bytes(b"\x00\x01garbage")
+    return folder
+
+
+def test_delivery_suite_warns_about_an_unreadable_file_and_a_heavily_quarantined_one(con, tmp_path):
+    land_customs_deliveries(tmp_path / "landing")
     load_landing(con, tmp_path / "landing")
     outcome = run_suite(con, delivery_suite(FEEDS["customs"]))
     failed = _failed(outcome)
