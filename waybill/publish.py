@@ -50,10 +50,7 @@ def _copy_changed_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, 
             f"coalesce({column}, '') in (select key_value from intermediate.int_keys_changed "
             f"where key_type = '{key_type}' and build_load_id > {since})"
         )
-        con.execute(f"delete from {target} where {changed}")
-        con.execute(f"insert into {target} by name select * from {source} where {changed}")
-        return True
-    if schema == "staging":
+    elif schema == "staging":
         # a key's row changes only when a row for it arrived: it won (a newer _load_id) or it
         # lost (one more _versions_received)
         con.execute(
@@ -65,10 +62,11 @@ def _copy_changed_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, 
             where s._versions_received > 1 and s._versions_received <> p._versions_received"""
         )
         changed = "_business_key in (select _business_key from _changed_keys)"
-        con.execute(f"delete from {target} where {changed}")
-        con.execute(f"insert into {target} by name select * from {source} where {changed}")
-        return True
-    return False
+    else:
+        return False
+    con.execute(f"delete from {target} where {changed}")
+    con.execute(f"insert into {target} by name select * from {source} where {changed}")
+    return True
 
 
 def publish_snapshot(

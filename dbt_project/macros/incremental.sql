@@ -34,27 +34,28 @@
     {{ return(this is not none and is_incremental() and var('incremental_since', none) is not none) }}
 {%- endmacro %}
 
-{#- `where` clause keeping the rows whose key (a column, null read as '') changed. Renders
-    nothing on a full build and on an incremental run without vars (then all rows are rebuilt). -#}
-{% macro where_changed(column, key_type) -%}
-    {%- set keys = waybill._changed_keys_relation() -%}
-    {%- if waybill.incremental_scope_known() %}
-    where coalesce({{ column }}, '') in (
-        select key_value from {{ keys }}
+{#- The rows whose key (a column, null read as '') changed since incremental_since. -#}
+{% macro _key_changed(column, key_type) -%}
+    coalesce({{ column }}, '') in (
+        select key_value from {{ waybill._changed_keys_relation() }}
         where key_type = '{{ key_type }}' and build_load_id > {{ var('incremental_since') | int }}
     )
+{%- endmacro %}
+
+{#- `where` clause keeping the rows whose key changed. Renders nothing on a full build and on an
+    incremental run without vars (then all rows are rebuilt). -#}
+{% macro where_changed(column, key_type) -%}
+    {#- while dbt parses: takes the ref, so the model builds after int_keys_changed -#}
+    {%- do waybill._changed_keys_relation() -%}
+    {%- if waybill.incremental_scope_known() %}
+    where {{ waybill._key_changed(column, key_type) }}
     {%- endif -%}
 {%- endmacro %}
 
 {#- Pre-hook of an incremental model: remove the rows about to be recomputed. -#}
 {% macro delete_changed_keys(column, key_type) -%}
-    {%- set keys = waybill._changed_keys_relation() -%}
     {%- if waybill.incremental_scope_known() -%}
-        delete from {{ this }}
-        where coalesce({{ column }}, '') in (
-            select key_value from {{ keys }}
-            where key_type = '{{ key_type }}' and build_load_id > {{ var('incremental_since') | int }}
-        )
+        delete from {{ this }} where {{ waybill._key_changed(column, key_type) }}
     {%- elif this is not none and is_incremental() -%}
         delete from {{ this }}
     {%- endif -%}
